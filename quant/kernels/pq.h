@@ -38,6 +38,9 @@ typedef struct vq_k_pq {
      * out[32 * nblocks] (vector i of block b at out[32 b + i]). m even. */
     void (*pq4_fastscan)(const uint8_t *lut, size_t m, const uint8_t *blocks, size_t nblocks,
                          uint16_t *out);
+    /* out[i] = fmaf(scale, in[i], bias) for n uint16 sums: fast-scan sums back to distances.
+     * Fused in every implementation, so results are bit-identical across ISAs. */
+    void (*u16_affine)(const uint16_t *in, size_t n, float bias, float scale, float *out);
 } vq_k_pq;
 
 const vq_k_pq *vq__k_pq(vq_isa isa);

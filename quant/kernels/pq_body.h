@@ -12,6 +12,8 @@
  * nibbles). The final fold adds the 128-bit lanes, which hold the same vectors' terms for
  * different sub-quantizers. All adds wrap modulo 2^16 exactly as the scalar reference does, so
  * the results are bit-identical. */
+#include <math.h>
+
 #include "pq.h"
 #include "simd.h"
 
@@ -34,6 +36,10 @@ static inline __m128i pq_fold(__m512i a) {
 /* The last pair when m / 2 is odd: 32 bytes in the low half, zeros above (code 0 against a
  * zero table adds nothing). */
 #define PQ_LOAD_HALF(p) _mm512_maskz_loadu_epi8(0xffffffffull, (const void *)(p))
+/* VF_W uint16 values widened to floats. */
+#define PQ_U16F(p)      \
+    _mm512_cvtepi32_ps( \
+        _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(p))))
 #else
 #define PQ_W16(x) _mm256_set1_epi16((short)(x))
 #define PQ_AND(a, b) _mm256_and_si256(a, b)
@@ -46,6 +52,8 @@ static const int32_t pq_lane_off[8] = {0, 256, 512, 768, 1024, 1280, 1536, 1792}
 static inline __m128i pq_fold(__m256i a) {
     return _mm_add_epi16(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
 }
+#define PQ_U16F(p) \
+    _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(p))))
 #endif
 
 static void VQ_FN(pq8_scan)(const float *lut, size_t m, const uint8_t *codes, size_t n,
@@ -98,6 +106,8 @@ static void VQ_FN(pq4_fastscan)(const uint8_t *lut, size_t m, const uint8_t *blo
     const vb nib = vb_set1(0x0f), low8 = PQ_W16(0x00ff);
     for (size_t b = 0; b < nblocks; b++) {
         const uint8_t *blk = blocks + b * bb;
+        /* Blocks stream from memory: ask for the one four ahead, as l2sq_ny does for rows. */
+        for (size_t o = 0; o < bb; o += 64) __builtin_prefetch(blk + 4 * bb + o, 0, 0);
         vb a0 = vb_zero(), a1 = vb_zero(), a2 = vb_zero(), a3 = vb_zero();
         size_t p = 0;
         for (; p + VB_W / 32 <= np; p += VB_W / 32) {
@@ -128,4 +138,11 @@ static void VQ_FN(pq4_fastscan)(const uint8_t *lut, size_t m, const uint8_t *blo
     }
 }
 
-const vq_k_pq VQ_FN(vq__k_pq) = {VQ_FN(pq8_scan), VQ_FN(pq4_fastscan)};
+static void VQ_FN(u16_affine)(const uint16_t *in, size_t n, float bias, float scale, float *out) {
+    const vf b = vf_set1(bias), s = vf_set1(scale);
+    size_t i = 0;
+    for (; i + VF_W <= n; i += VF_W) vf_storeu(out + i, vf_fmadd(s, PQ_U16F(in + i), b));
+    for (; i < n; i++) out[i] = fmaf(scale, (float)in[i], bias);
+}
+
+const vq_k_pq VQ_FN(vq__k_pq) = {VQ_FN(pq8_scan), VQ_FN(pq4_fastscan), VQ_FN(u16_affine)};

@@ -181,3 +181,20 @@ Test(kernels_pq, lut_quantizer_bounds_error_and_overflow) {
         free(l8);
     }
 }
+
+Test(kernels_pq, u16_affine_simd_is_bit_exact) {
+    vq_isa isas[2];
+    int ni = tu_isas(isas);
+    const vq_k_pq *ref = vq__k_pq(VQ_ISA_SCALAR);
+    uint16_t inb[800];
+    float o1[800], o2[800];
+    fill_bytes((uint8_t *)inb, sizeof inb, 9);
+    for (int t = 0; t < ni; t++)
+        for (size_t n = 1; n <= 785; n += n < 67 ? 1 : 718) {
+            const uint16_t *in = inb + n % 3;
+            float bias = -3.25f + (float)n, scale = 1e-3f * (float)(n % 13 + 1) / 3.0f;
+            vq__k_pq(isas[t])->u16_affine(in, n, bias, scale, o1 + n % 5);
+            ref->u16_affine(in, n, bias, scale, o2);
+            cr_expect(!memcmp(o1 + n % 5, o2, n * sizeof(float)), "isa %d n=%zu", isas[t], n);
+        }
+}
