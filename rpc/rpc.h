@@ -95,6 +95,16 @@ typedef struct vqr_stats {
 } vqr_stats;
 void vqr_server_stats(const vqr_server *s, vqr_stats *st);
 
+/* A blocking unary client (rpc/client.c) for loadgen and tests. A client may be shared by
+ * threads. *resp (vq_malloc'd, may be NULL) holds the response bytes when *status is 0;
+ * details receives the status message. Returns VQ_OK when a status was received. */
+typedef struct vqr_client vqr_client;
+int vqr_client_new(const char *target, const char *token, vqr_client **out, vq_err *err);
+void vqr_client_free(vqr_client *c);
+int vqr_client_call(vqr_client *c, const char *method, const uint8_t *req, size_t len,
+                    double timeout_s, uint8_t **resp, size_t *resp_len, int *status, char *details,
+                    size_t details_cap);
+
 #ifdef __cplusplus
 }
 #endif
