@@ -359,11 +359,11 @@ Test(pq, reconstruction_within_3_percent_of_faiss) {
     cr_expect(ours <= 1.03 * theirs, "generated: vqdb mse_rel %g vs FAISS PQ8np %g", ours, theirs);
     vq_quant_free(q);
     free(x);
-    /* MNIST (first 2,000 vectors, d = 784) at FAISS PQ16's 16 bytes per vector; the full
+    /* MNIST (first 1,200 vectors, d = 784) at FAISS PQ16's 16 bytes per vector; the full
      * 9,000-vector figure is in bench/results/pq.md. */
     const char *path = VQ_SHARED_DIR "/datasets/mnist10k/mnist10k_base.fvecs";
     vq_matrix mx;
-    if (vq_read_vectors(path, 2000, &mx, NULL) != VQ_OK) {
+    if (vq_read_vectors(path, 1200, &mx, NULL) != VQ_OK) {
         printf("test_pq: %s absent, MNIST comparison skipped (generated data checked)\n", path);
         return;
     }
