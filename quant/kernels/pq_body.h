@@ -1,10 +1,9 @@
 /* pq_body.h — one body of the PQ scan kernels (see pq.h for the contracts and the packed
  * 4-bit layout), instantiated per ISA by pq_avx2.c and pq_avx512.c.
  *
- * pq8_scan gathers VF_W LUT entries per instruction (indices = code bytes + 256 j) and
- * interleaves four codes so that the gathers' latency overlaps; sub-quantizers past the last
- * full vector are added in scalar code, so nothing is read past a code. Results differ from
- * the scalar reference only by summation order.
+ * pq8_scan interleaves four codes and reads eight code bytes per 64-bit load (the note at the
+ * function says why no gathers); each code's sum keeps the reference's order, so results are
+ * bit-identical to the scalar reference, and nothing is read past a code.
  *
  * pq4_fastscan keeps everything in integer registers: per pair of sub-quantizers one load of
  * 32 code bytes (VB_W / 32 pairs per step), two in-lane shuffles against the 32-byte table of
