@@ -120,8 +120,10 @@ static int fx_search(vqi_searcher *s, const float *q, unsigned k, const vqi_sear
             uint32_t slot = (uint32_t)L[i];
             if (!plain && !vq__allowed(idx, sp, slot)) continue;
             float d = D[i];
-            if (idx->metric == VQ_METRIC_IP) d = -d;
-            else if (idx->metric == VQ_METRIC_COS) d = 1.0f - d;
+            if (idx->metric == VQ_METRIC_IP)
+                d = -d;
+            else if (idx->metric == VQ_METRIC_COS)
+                d = 1.0f - d;
             vq__heap_push(&s->res, d, slot);
         }
         if (s->res.n >= k || kq >= ntotal) return VQ_OK;
@@ -176,8 +178,7 @@ static int fx_load(vqi_index *idx, vqi_r *r, vq_err *err) {
     VQ_FAIL_IF(bad || !fi, VQ_ECORRUPT, err, "faiss", "FAISS could not read its index: %s",
                faiss_get_last_error() ? faiss_get_last_error() : "");
     VQ_TRY(attach(idx, fi, err));
-    VQ_FAIL_IF((size_t)faiss_Index_ntotal(fi) != idx->n_slots ||
-                   faiss_Index_d(fi) != (int)idx->d,
+    VQ_FAIL_IF((size_t)faiss_Index_ntotal(fi) != idx->n_slots || faiss_Index_d(fi) != (int)idx->d,
                VQ_ECORRUPT, err, "faiss", "FAISS index holds %lld vectors of dimension %d",
                (long long)faiss_Index_ntotal(fi), faiss_Index_d(fi));
     return VQ_OK;

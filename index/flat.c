@@ -33,7 +33,8 @@ int vq__codes_append(const vq_quant *q, vqi_codes *c, size_t n, const uint8_t *c
     while (done < n) {
         size_t blk = c->n / B, have = c->n % B;
         size_t take = B - have < n - done ? B - have : n - done;
-        for (size_t i = 0; i < have; i++) vq_quant_unpack(q, c->blocks + blk * bb, i, rows + i * cs);
+        for (size_t i = 0; i < have; i++)
+            vq_quant_unpack(q, c->blocks + blk * bb, i, rows + i * cs);
         memcpy(rows + have * cs, codes + done * cs, take * cs);
         vq_quant_pack(q, have + take, rows, c->blocks + blk * bb);
         c->n += take;
@@ -112,8 +113,8 @@ static int flat_search(vqi_searcher *s, const float *q, unsigned k, const vqi_se
     size_t kk = vq__rerank_count(idx, sp, k);
     VQ_FAIL_IF(vq__heap_init(&s->res, kk), VQ_ENOMEM, err, "search", "out of memory");
     if (!f) return VQ_OK;
-    VQ_TRY(vq_query_prepare(s->qs, q, idx->metric == VQ_METRIC_L2 ? VQ_METRIC_L2 : VQ_METRIC_IP,
-                            err));
+    VQ_TRY(
+        vq_query_prepare(s->qs, q, idx->metric == VQ_METRIC_L2 ? VQ_METRIC_L2 : VQ_METRIC_IP, err));
     float *dist = vq__codes_score(s, &f->codes);
     VQ_FAIL_IF(!dist, VQ_ENOMEM, err, "search", "out of memory");
     int plain = !vq__has_filter(sp) && idx->n_deleted == 0;
@@ -132,7 +133,8 @@ static int flat_compact(vqi_index *idx, const uint32_t *o2n, size_t n_new, vq_er
     uint8_t *rows = vq_malloc(n_new * idx->code_size + 1);
     VQ_FAIL_IF(!rows, VQ_ENOMEM, err, "compact", "out of memory");
     for (size_t i = 0; i < f->codes.n; i++)
-        if (o2n[i] != UINT32_MAX) vq__codes_get(idx->quant, &f->codes, i, rows + o2n[i] * idx->code_size);
+        if (o2n[i] != UINT32_MAX)
+            vq__codes_get(idx->quant, &f->codes, i, rows + o2n[i] * idx->code_size);
     int rc = vq__codes_append(idx->quant, &nc, n_new, rows);
     vq_free(rows);
     VQ_FAIL_IF(rc, VQ_ENOMEM, err, "compact", "out of memory");

@@ -27,8 +27,8 @@ vqi_search_params vqi_search_params_default(void) { return (vqi_search_params){0
 /* ---- spec parsing ---- */
 
 /* Parses "k=v,k=v" of a structure into the index; unknown keys fail naming them. */
-static int parse_uint(const char *key, const char *val, unsigned min, unsigned max,
-                      unsigned *out, vq_err *err) {
+static int parse_uint(const char *key, const char *val, unsigned min, unsigned max, unsigned *out,
+                      vq_err *err) {
     char field[64];
     snprintf(field, sizeof field, "spec.%s", key);
     char *end;
@@ -36,8 +36,7 @@ static int parse_uint(const char *key, const char *val, unsigned min, unsigned m
     unsigned long v = strtoul(val, &end, 10);
     VQ_FAIL_IF(!*val || *end || errno || val[0] == '-', VQ_ESPEC, err, field,
                "'%s' is not an unsigned integer", val);
-    VQ_FAIL_IF(v < min || v > max, VQ_ESPEC, err, field, "%lu is outside [%u, %u]", v, min,
-               max);
+    VQ_FAIL_IF(v < min || v > max, VQ_ESPEC, err, field, "%lu is outside [%u, %u]", v, min, max);
     *out = (unsigned)v;
     return VQ_OK;
 }
@@ -92,8 +91,7 @@ static int parse_structure(vqi_index *idx, const char *s, vq_err *err) {
         } else {
             char field[64];
             snprintf(field, sizeof field, "spec.%.50s", k);
-            return vq_err_set(err, VQ_ESPEC, field, "unknown key '%s' for structure '%s'", k,
-                              buf);
+            return vq_err_set(err, VQ_ESPEC, field, "unknown key '%s' for structure '%s'", k, buf);
         }
     }
     VQ_FAIL_IF(idx->type == VQI_IVF && !has_nlist, VQ_ESPEC, err, "spec.nlist",
@@ -172,7 +170,8 @@ static int parse_spec(vqi_index *idx, const char *spec, vq_err *err) {
                "missing quantizer: STRUCTURE/QUANT, e.g. %s/sq8", parts[0]);
     VQ_FAIL_IF(strlen(pca) + strlen(parts[1]) >= sizeof idx->quant_spec, VQ_ESPEC, err,
                "spec.quant", "too long");
-    snprintf(idx->quant_spec, sizeof idx->quant_spec, "%s%s", pca, parts[1]);
+    strcpy(idx->quant_spec, pca);
+    strcat(idx->quant_spec, parts[1]);
     idx->exact_codes = !pca[0] && !strcmp(parts[1], "f32");
     idx->rerank = idx->exact_codes ? 1.0f : 4.0f;
     if (np == 3) VQ_TRY(parse_rerank(parts[2], &idx->rerank, err));
@@ -227,8 +226,7 @@ static int index_setup(vqi_index *idx, vq_err *err) {
 int vqi_index_new_params(const char *spec, unsigned d, vq_metric metric, const vqi_params *p,
                          vqi_index **out, vq_err *err) {
     VQ_FAIL_IF(!out, VQ_EINVAL, err, "out", "NULL");
-    VQ_FAIL_IF(d == 0 || d > VQ_DIM_MAX, VQ_EDIM, err, "d", "%u is outside [1, %u]", d,
-               VQ_DIM_MAX);
+    VQ_FAIL_IF(d == 0 || d > VQ_DIM_MAX, VQ_EDIM, err, "d", "%u is outside [1, %u]", d, VQ_DIM_MAX);
     VQ_FAIL_IF(metric != VQ_METRIC_L2 && metric != VQ_METRIC_IP && metric != VQ_METRIC_COS,
                VQ_EINVAL, err, "metric", "unknown metric %d", (int)metric);
     vqi_index *idx = index_alloc();
@@ -252,8 +250,7 @@ int vqi_index_new_params(const char *spec, unsigned d, vq_metric metric, const v
     return VQ_OK;
 }
 
-int vqi_index_new(const char *spec, unsigned d, vq_metric metric, vqi_index **out,
-                  vq_err *err) {
+int vqi_index_new(const char *spec, unsigned d, vq_metric metric, vqi_index **out, vq_err *err) {
     return vqi_index_new_params(spec, d, metric, NULL, out, err);
 }
 
@@ -277,8 +274,7 @@ static void normalize(const vqi_index *idx, float *v) {
 }
 
 /* A copy of rows (optionally a seeded sample of at most max rows), normalized for COS. */
-static float *prep_rows(const vqi_index *idx, size_t n, const float *x, size_t max,
-                        size_t *n_out) {
+static float *prep_rows(const vqi_index *idx, size_t n, const float *x, size_t max, size_t *n_out) {
     size_t m = max && n > max ? max : n;
     float *c = vq_malloc(m * idx->d * sizeof(float) + 1);
     if (!c) return NULL;
@@ -319,8 +315,8 @@ static int train_locked(vqi_index *idx, size_t n, const float *x, vq_err *err) {
     size_t m;
     float *s = prep_rows(idx, n, x, idx->params.train_max, &m);
     VQ_FAIL_IF(!s, VQ_ENOMEM, err, "train", "out of memory copying %zu training rows", n);
-    int rc = idx->ops->train ? idx->ops->train(idx, m, s, err)
-                             : vq_quant_train(idx->quant, m, s, err);
+    int rc =
+        idx->ops->train ? idx->ops->train(idx, m, s, err) : vq_quant_train(idx->quant, m, s, err);
     vq_free(s);
     if (rc == VQ_OK) idx->trained = 1;
     return rc;
@@ -378,14 +374,18 @@ int vqi_index_add(vqi_index *idx, size_t n, const float *x, const uint64_t *ids,
         if (rc < 0) vq_err_set(err, rc, "ids", "out of memory");
         for (size_t i = 0; rc == VQ_OK && i < n; i++) {
             if (ids[i] == VQI_NO_ID) {
-                rc = vq_err_set(err, VQ_EINVAL, "ids", "ids[%zu] is the reserved value "
-                                "UINT64_MAX", i);
+                rc = vq_err_set(err, VQ_EINVAL, "ids",
+                                "ids[%zu] is the reserved value "
+                                "UINT64_MAX",
+                                i);
             } else if (vq__idmap_get(&idx->map, ids[i]) != UINT32_MAX) {
-                rc = vq_err_set(err, VQ_EEXIST, "ids", "ids[%zu] = %llu is already in the index",
-                                i, (unsigned long long)ids[i]);
+                rc = vq_err_set(err, VQ_EEXIST, "ids", "ids[%zu] = %llu is already in the index", i,
+                                (unsigned long long)ids[i]);
             } else if (vq__idmap_get(&seen, ids[i]) != UINT32_MAX) {
-                rc = vq_err_set(err, VQ_EINVAL, "ids", "ids[%zu] = %llu repeats an earlier id "
-                                "of the batch", i, (unsigned long long)ids[i]);
+                rc = vq_err_set(err, VQ_EINVAL, "ids",
+                                "ids[%zu] = %llu repeats an earlier id "
+                                "of the batch",
+                                i, (unsigned long long)ids[i]);
             } else {
                 vq__idmap_put(&seen, ids[i], (uint32_t)i);
             }
@@ -402,8 +402,10 @@ int vqi_index_add(vqi_index *idx, size_t n, const float *x, const uint64_t *ids,
     if (rc == VQ_OK && idx->metric == VQ_METRIC_COS) {
         size_t m;
         xn = prep_rows(idx, n, x, 0, &m);
-        if (!xn) rc = vq_err_set(err, VQ_ENOMEM, "x", "out of memory");
-        else x = xn;
+        if (!xn)
+            rc = vq_err_set(err, VQ_ENOMEM, "x", "out of memory");
+        else
+            x = xn;
     }
     if (rc == VQ_OK && !idx->trained) {
         pthread_rwlock_wrlock(&idx->lock);
@@ -492,8 +494,7 @@ int vqi_index_compact(vqi_index *idx, vq_err *err) {
                 idx->ext_ids[j] = idx->ext_ids[i];
                 idx->deleted[j] = 0;
                 if (idx->keep_vectors && j != i)
-                    memmove(idx->vecs + j * idx->d, idx->vecs + i * idx->d,
-                            idx->d * sizeof(float));
+                    memmove(idx->vecs + j * idx->d, idx->vecs + i * idx->d, idx->d * sizeof(float));
             }
             idx->n_slots = nn;
             idx->n_deleted = 0;
@@ -602,21 +603,21 @@ int vqi_searcher_search(vqi_searcher *s, size_t nq, const float *q, unsigned k,
                         const vqi_search_params *sp, uint64_t *ids, float *dists, vq_err *err) {
     VQ_FAIL_IF(!s, VQ_EINVAL, err, "searcher", "NULL");
     const vqi_index *idx = s->idx;
-    VQ_FAIL_IF(k == 0 || k > VQI_K_MAX, VQ_EINVAL, err, "k", "%u is outside [1, %u]", k,
-               VQI_K_MAX);
+    VQ_FAIL_IF(k == 0 || k > VQI_K_MAX, VQ_EINVAL, err, "k", "%u is outside [1, %u]", k, VQI_K_MAX);
     if (nq == 0) return VQ_OK;
     VQ_FAIL_IF(!q || !ids || !dists, VQ_EINVAL, err, "q", "NULL query or output");
     if (sp) {
-        VQ_FAIL_IF(sp->rerank != 0 && !(sp->rerank >= VQI_RERANK_MIN && sp->rerank <= VQI_RERANK_MAX),
-                   VQ_EINVAL, err, "rerank", "%g is outside [%g, %g]", sp->rerank,
-                   VQI_RERANK_MIN, VQI_RERANK_MAX);
-        VQ_FAIL_IF(sp->ef > VQI_EF_MAX, VQ_EINVAL, err, "ef", "%u is over %u", sp->ef,
-                   VQI_EF_MAX);
+        VQ_FAIL_IF(sp->rerank != 0 &&
+                       !(sp->rerank >= VQI_RERANK_MIN && sp->rerank <= VQI_RERANK_MAX),
+                   VQ_EINVAL, err, "rerank", "%g is outside [%g, %g]", sp->rerank, VQI_RERANK_MIN,
+                   VQI_RERANK_MAX);
+        VQ_FAIL_IF(sp->ef > VQI_EF_MAX, VQ_EINVAL, err, "ef", "%u is over %u", sp->ef, VQI_EF_MAX);
         VQ_FAIL_IF(!(sp->brute_force_ratio >= 0 && sp->brute_force_ratio <= 1), VQ_EINVAL, err,
                    "brute_force_ratio", "%g is outside [0, 1]", sp->brute_force_ratio);
     }
     VQ_TRY(check_vectors(idx, nq, q, "q", err));
-    VQ_FAIL_IF(!idx->trained, VQ_ESTATE, err, "idx", "the index is not trained (add vectors first)");
+    VQ_FAIL_IF(!idx->trained, VQ_ESTATE, err, "idx",
+               "the index is not trained (add vectors first)");
     float *qn = s->qbuf;
     for (size_t i = 0; i < nq; i++) {
         const float *qi = q + i * idx->d;
@@ -625,7 +626,7 @@ int vqi_searcher_search(vqi_searcher *s, size_t nq, const float *q, unsigned k,
             normalize(idx, qn);
             qi = qn;
         }
-        pthread_rwlock_rdlock(&idx->lock);
+        vq__rdlock(idx);
         s->exact = 0;
         int rc = idx->n_slots - idx->n_deleted ? idx->ops->search(s, qi, k, sp, err) : VQ_OK;
         if (rc == VQ_OK && idx->n_slots - idx->n_deleted == 0) {
@@ -638,7 +639,7 @@ int vqi_searcher_search(vqi_searcher *s, size_t nq, const float *q, unsigned k,
             idx->keep_vectors)
             rc = vq__brute_force(s, qi, k, sp, err);
         if (rc == VQ_OK) rc = finish(s, qi, k, ids + i * k, dists + i * k, err);
-        pthread_rwlock_unlock(&idx->lock);
+        vq__unlock(idx);
         if (rc < 0) return rc;
     }
     return VQ_OK;
@@ -658,7 +659,7 @@ int vqi_index_search(const vqi_index *idx, size_t nq, const float *q, unsigned k
 int vqi_index_stats(const vqi_index *idx, vqi_stats *st) {
     if (!idx || !st) return VQ_EINVAL;
     memset(st, 0, sizeof *st);
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&idx->lock);
+    vq__rdlock(idx);
     st->type = idx->type;
     st->d = idx->d;
     st->metric = idx->metric;
@@ -670,13 +671,13 @@ int vqi_index_stats(const vqi_index *idx, vqi_stats *st) {
     if (idx->ops->stats) idx->ops->stats(idx, st);
     st->index_bytes =
         st->graph_bytes + st->list_bytes + st->code_bytes + st->id_bytes + st->quant_state_bytes;
-    pthread_rwlock_unlock((pthread_rwlock_t *)&idx->lock);
+    vq__unlock(idx);
     return VQ_OK;
 }
 
 int vqi_index_get_vector(const vqi_index *idx, uint64_t id, float *out, vq_err *err) {
     VQ_FAIL_IF(!idx || !out, VQ_EINVAL, err, "idx", "NULL");
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&idx->lock);
+    vq__rdlock(idx);
     uint32_t s = vq__idmap_get(&idx->map, id);
     int rc = VQ_OK;
     if (s == UINT32_MAX)
@@ -686,15 +687,15 @@ int vqi_index_get_vector(const vqi_index *idx, uint64_t id, float *out, vq_err *
         memcpy(out, vq__vec(idx, s), idx->d * sizeof(float));
     else
         rc = vq_err_set(err, VQ_EUNSUPPORTED, "id", "this index keeps no vectors");
-    pthread_rwlock_unlock((pthread_rwlock_t *)&idx->lock);
+    vq__unlock(idx);
     return rc;
 }
 
 int vqi_index_contains(const vqi_index *idx, uint64_t id) {
     if (!idx) return 0;
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&idx->lock);
+    vq__rdlock(idx);
     int r = vq__idmap_get(&idx->map, id) != UINT32_MAX;
-    pthread_rwlock_unlock((pthread_rwlock_t *)&idx->lock);
+    vq__unlock(idx);
     return r;
 }
 
@@ -713,7 +714,7 @@ int vqi_index_save_mem(const vqi_index *idx, uint8_t **buf, size_t *len, vq_err 
     VQ_FAIL_IF(!idx->trained, VQ_ESTATE, err, "idx", "an untrained index has nothing to save");
     vqi_w w = {0};
     int rc = VQ_OK;
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&idx->lock);
+    vq__rdlock(idx);
     vq__iw_bytes(&w, MAGIC, 4);
     vq__iw_u32(&w, VQI_FORMAT_VERSION);
     vq__iw_u32(&w, (uint32_t)idx->type);
@@ -750,7 +751,7 @@ int vqi_index_save_mem(const vqi_index *idx, uint8_t **buf, size_t *len, vq_err 
     if (rc == VQ_OK) rc = idx->ops->save(idx, &w, err);
     m = vq__iw_sec_begin(&w, VQI_SEC_END);
     vq__iw_sec_end(&w, m);
-    pthread_rwlock_unlock((pthread_rwlock_t *)&idx->lock);
+    vq__unlock(idx);
     if (rc == VQ_OK && w.oom) rc = vq_err_set(err, VQ_ENOMEM, "save", "out of memory");
     if (rc < 0) {
         vq_free(w.p);
@@ -793,8 +794,8 @@ int vqi_index_load_mem(const uint8_t *buf, size_t len, vqi_index **out, vq_err *
     VQ_TRY(vq__ir_end(&sec, err));
     VQ_FAIL_IF(d == 0 || d > VQ_DIM_MAX || metric > VQ_METRIC_COS || n_slots >= UINT32_MAX ||
                    n_del > n_slots,
-               VQ_ECORRUPT, err, "meta", "impossible values (d %u, metric %u, n %llu)", d,
-               metric, (unsigned long long)n_slots);
+               VQ_ECORRUPT, err, "meta", "impossible values (d %u, metric %u, n %llu)", d, metric,
+               (unsigned long long)n_slots);
     vqi_index *idx = index_alloc();
     VQ_FAIL_IF(!idx, VQ_ENOMEM, err, "load", "out of memory");
     idx->d = d;
@@ -849,8 +850,7 @@ int vqi_index_load_mem(const uint8_t *buf, size_t len, vqi_index **out, vq_err *
     if (rc == VQ_OK) rc = idx->ops->load(idx, &r, err);
     if (rc == VQ_OK) rc = vq__ir_sec(&r, VQI_SEC_END, "end", &sec, err);
     if (rc == VQ_OK && r.pos != r.len)
-        rc = vq_err_set(err, VQ_ECORRUPT, "end", "%zu bytes after the end section",
-                        r.len - r.pos);
+        rc = vq_err_set(err, VQ_ECORRUPT, "end", "%zu bytes after the end section", r.len - r.pos);
     if (rc < 0) {
         vqi_index_free(idx);
         return rc;

@@ -68,7 +68,7 @@ int vq__ir_ptr(vqi_r *r, const void **out, size_t n, vq_err *err) {
     return VQ_OK;
 }
 int vq__ir_bytes(vqi_r *r, void *dst, size_t n, vq_err *err) {
-    const void *p;
+    const void *p = NULL;
     VQ_TRY(vq__ir_ptr(r, &p, n, err));
     if (n) memcpy(dst, p, n);
     return VQ_OK;
@@ -91,11 +91,10 @@ int vq__ir_sec(vqi_r *r, uint32_t type, const char *what, vqi_r *sec, vq_err *er
     VQ_TRY(vq__ir_u64(r, &len, err));
     VQ_TRY(vq__ir_u32(r, &crc, err));
     r->what = outer;
-    VQ_FAIL_IF(t != type, VQ_ECORRUPT, err, what, "section type %u where %u was expected", t,
-               type);
+    VQ_FAIL_IF(t != type, VQ_ECORRUPT, err, what, "section type %u where %u was expected", t, type);
     VQ_FAIL_IF(len > r->len - r->pos, VQ_ECORRUPT, err, what,
-               "truncated: section of %llu bytes, %zu left in the file",
-               (unsigned long long)len, r->len - r->pos);
+               "truncated: section of %llu bytes, %zu left in the file", (unsigned long long)len,
+               r->len - r->pos);
     const uint8_t *payload = r->p + r->pos;
     uLong c = crc32(0L, Z_NULL, 0);
     for (uint64_t off = 0; off < len;) {

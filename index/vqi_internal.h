@@ -74,6 +74,9 @@ static inline int vq__visited_test_set(vqi_visited *v, uint32_t i) {
 }
 void vq__visited_free(vqi_visited *v);
 
+struct vqi_w;
+struct vqi_r;
+
 /* ---- per-structure operations ---- */
 typedef struct vqi_ops {
     const char *name;
@@ -108,13 +111,13 @@ struct vqi_index {
     char structure[VQ_SPEC_MAX];
     vqi_params params;
     float rerank;
-    unsigned nlist, nprobe;   /* IVF */
-    unsigned m, efc, ef;      /* HNSW */
-    vq_quant *quant;          /* NULL for FAISS */
+    unsigned nlist, nprobe; /* IVF */
+    unsigned m, efc, ef;    /* HNSW */
+    vq_quant *quant;        /* NULL for FAISS */
     size_t code_size;
-    int exact_codes;          /* f32 codes without transform: scores are exact */
+    int exact_codes; /* f32 codes without transform: scores are exact */
     int trained;
-    int keep_vectors;         /* 0 for FAISS (it keeps its own) */
+    int keep_vectors; /* 0 for FAISS (it keeps its own) */
 
     size_t n_slots, cap;
     uint64_t *ext_ids;
@@ -132,23 +135,33 @@ struct vqi_index {
 
 struct vqi_searcher {
     const vqi_index *idx;
-    vq_query *qs;    /* quantizer query state (NULL for FAISS) */
-    vqi_heap res;    /* candidates from the structure */
-    vqi_heap cand;   /* HNSW candidate queue */
+    vq_query *qs;  /* quantizer query state (NULL for FAISS) */
+    vqi_heap res;  /* candidates from the structure */
+    vqi_heap cand; /* HNSW candidate queue */
     vqi_visited vis;
-    float *qbuf;     /* normalized / residual query, d floats */
-    float *dbuf;     /* score buffer */
+    float *qbuf; /* normalized / residual query, d floats */
+    float *dbuf; /* score buffer */
     size_t dbuf_cap;
     int exact; /* res holds final exact distances (brute force, FAISS) */
     void *impl;
 };
 
+static inline void vq__rdlock(const vqi_index *idx) {
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&idx->lock);
+}
+static inline void vq__unlock(const vqi_index *idx) {
+    pthread_rwlock_unlock((pthread_rwlock_t *)&idx->lock);
+}
+
 /* Exact distance of the final results ("smaller is closer", see index.h). */
 static inline float vq__exact(const vqi_index *idx, const float *q, const float *x) {
     switch (idx->metric) {
-    case VQ_METRIC_L2: return idx->kf->l2sq(q, x, idx->d);
-    case VQ_METRIC_IP: return -idx->kf->ip(q, x, idx->d);
-    default: return 1.0f - idx->kf->ip(q, x, idx->d);
+    case VQ_METRIC_L2:
+        return idx->kf->l2sq(q, x, idx->d);
+    case VQ_METRIC_IP:
+        return -idx->kf->ip(q, x, idx->d);
+    default:
+        return 1.0f - idx->kf->ip(q, x, idx->d);
     }
 }
 /* The distance used inside structures (graph build, k-means assignment): L2 or -IP. */
@@ -248,8 +261,8 @@ enum {
 };
 
 /* Shared k-means (index/ivf/kmeans.c): n * d floats into nlist centroids. */
-int vq__ivf_kmeans(const vqi_index *idx, size_t n, const float *x, unsigned nlist,
-                   unsigned iters, uint64_t seed, float *centroids, vq_err *err);
+int vq__ivf_kmeans(const vqi_index *idx, size_t n, const float *x, unsigned nlist, unsigned iters,
+                   uint64_t seed, float *centroids, vq_err *err);
 /* Nearest centroid of each of n vectors (metric: L2, or max IP). */
 void vq__ivf_assign(const vqi_index *idx, const float *centroids, unsigned nlist, size_t n,
                     const float *x, uint32_t *assign);

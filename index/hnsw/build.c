@@ -22,8 +22,8 @@
 typedef struct scratch {
     vqi_visited vis;
     vqi_heap top, cand;
-    vqi_cand *sel;  /* selection candidates */
-    uint32_t *buf;  /* link copy / selected */
+    vqi_cand *sel; /* selection candidates */
+    uint32_t *buf; /* link copy / selected */
     uint32_t *out;
 } scratch;
 

@@ -52,8 +52,7 @@ static int cmp_cand(const void *a, const void *b) {
     return (x->d > y->d) - (x->d < y->d);
 }
 
-size_t vq__hnsw_select(const vqi_index *idx, vqi_cand *cand, size_t n, unsigned m,
-                       uint32_t *out) {
+size_t vq__hnsw_select(const vqi_index *idx, vqi_cand *cand, size_t n, unsigned m, uint32_t *out) {
     qsort(cand, n, sizeof *cand, cmp_cand);
     size_t k = 0;
     for (size_t i = 0; i < n && k < m; i++) {
@@ -78,8 +77,7 @@ static int hnsw_save(const vqi_index *idx, vqi_w *w, vq_err *err) {
         vq__iw_bytes(w, g->level0, idx->n_slots * g->rec0);
         vq__iw_bytes(w, g->levels, idx->n_slots);
         for (size_t i = 0; i < idx->n_slots; i++)
-            if (g->levels[i])
-                vq__iw_bytes(w, g->upper[i], (size_t)g->levels[i] * (1 + g->M) * 4);
+            if (g->levels[i]) vq__iw_bytes(w, g->upper[i], (size_t)g->levels[i] * (1 + g->M) * 4);
     }
     vq__iw_sec_end(w, m);
     return VQ_OK;
@@ -87,12 +85,11 @@ static int hnsw_save(const vqi_index *idx, vqi_w *w, vq_err *err) {
 
 static int check_list(const hnsw *g, const uint32_t *l, unsigned maxl, size_t n, size_t slot,
                       int level, vq_err *err) {
-    VQ_FAIL_IF(l[0] > maxl, VQ_ECORRUPT, err, "hnsw", "node %zu level %d: %u links (max %u)",
-               slot, level, l[0], maxl);
+    VQ_FAIL_IF(l[0] > maxl, VQ_ECORRUPT, err, "hnsw", "node %zu level %d: %u links (max %u)", slot,
+               level, l[0], maxl);
     for (uint32_t j = 0; j < l[0]; j++)
-        VQ_FAIL_IF(l[1 + j] >= n || (level > 0 && g->levels[l[1 + j]] < level), VQ_ECORRUPT,
-                   err, "hnsw", "node %zu level %d: link to %u is invalid", slot, level,
-                   l[1 + j]);
+        VQ_FAIL_IF(l[1 + j] >= n || (level > 0 && g->levels[l[1 + j]] < level), VQ_ECORRUPT, err,
+                   "hnsw", "node %zu level %d: link to %u is invalid", slot, level, l[1 + j]);
     return VQ_OK;
 }
 

@@ -27,12 +27,12 @@ typedef struct hnsw {
     uint32_t **upper;   /* upper[slot]: levels[slot] records of (1 + M) u32, or NULL */
     atomic_flag *locks; /* one per slot */
     size_t cap;
-    uint32_t entry;     /* UINT32_MAX when empty */
+    uint32_t entry; /* UINT32_MAX when empty */
     int max_level;
-    double mult;        /* 1 / ln(M): level = floor(-ln(U) * mult) */
-    uint64_t rng;       /* level draws (splitmix64 state) */
+    double mult;  /* 1 / ln(M): level = floor(-ln(U) * mult) */
+    uint64_t rng; /* level draws (splitmix64 state) */
     pthread_mutex_t glock;
-    int mt;             /* several inserting threads: take node locks */
+    int mt; /* several inserting threads: take node locks */
 } hnsw;
 
 static inline hnsw *H(const vqi_index *idx) { return idx->impl; }
@@ -61,8 +61,7 @@ int vq__hnsw_reserve(vqi_index *idx, size_t n, vq_err *err);
  * heuristic of the HNSW paper (Algorithm 4): keep a candidate only when it is closer to the
  * base than to every neighbour kept so far. cand is sorted in place; returns the count
  * written to out. */
-size_t vq__hnsw_select(const vqi_index *idx, vqi_cand *cand, size_t n, unsigned m,
-                       uint32_t *out);
+size_t vq__hnsw_select(const vqi_index *idx, vqi_cand *cand, size_t n, unsigned m, uint32_t *out);
 
 int vq__hnsw_add(vqi_index *idx, size_t slot0, size_t n, const float *x, vq_err *err);
 int vq__hnsw_search(vqi_searcher *s, const float *q, unsigned k, const vqi_search_params *sp,

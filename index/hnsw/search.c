@@ -35,8 +35,8 @@ int vq__hnsw_search(vqi_searcher *s, const float *q, unsigned k, const vqi_searc
     if (ef < kk) ef = kk;
     VQ_FAIL_IF(vq__heap_init(&s->res, ef), VQ_ENOMEM, err, "search", "out of memory");
     if (!g || g->entry == UINT32_MAX) return VQ_OK;
-    VQ_TRY(vq_query_prepare(s->qs, q, idx->metric == VQ_METRIC_L2 ? VQ_METRIC_L2 : VQ_METRIC_IP,
-                            err));
+    VQ_TRY(
+        vq_query_prepare(s->qs, q, idx->metric == VQ_METRIC_L2 ? VQ_METRIC_L2 : VQ_METRIC_IP, err));
     uint32_t cur = g->entry;
     float dcur = vq__dist(idx, q, vq__vec(idx, cur));
     for (int l = g->max_level; l > 0; l--) {
@@ -53,8 +53,7 @@ int vq__hnsw_search(vqi_searcher *s, const float *q, unsigned k, const vqi_searc
             }
         }
     }
-    VQ_FAIL_IF(vq__visited_reset(&s->vis, idx->n_slots), VQ_ENOMEM, err, "search",
-               "out of memory");
+    VQ_FAIL_IF(vq__visited_reset(&s->vis, idx->n_slots), VQ_ENOMEM, err, "search", "out of memory");
     int plain = !vq__has_filter(sp) && idx->n_deleted == 0;
     s->cand.n = 0;
     float d = vq_quant_score_one(s->qs, hnsw_code(g, cur));
@@ -66,7 +65,8 @@ int vq__hnsw_search(vqi_searcher *s, const float *q, unsigned k, const vqi_searc
         if (s->res.n >= ef && c.d > vq__heap_worst(&s->res)) break;
         const uint32_t *lk = hnsw_links(g, c.slot, 0);
         unsigned cnt = lk[0];
-        for (unsigned j = 0; j < cnt; j++) __builtin_prefetch(g->level0 + (size_t)lk[1 + j] * g->rec0);
+        for (unsigned j = 0; j < cnt; j++)
+            __builtin_prefetch(g->level0 + (size_t)lk[1 + j] * g->rec0);
         for (unsigned j = 0; j < cnt; j++) {
             uint32_t nb = lk[1 + j];
             if (vq__visited_test_set(&s->vis, nb)) continue;

@@ -101,7 +101,8 @@ static int ivf_add(vqi_index *idx, size_t slot0, size_t n, const float *x, vq_er
     uint8_t *codes = vq_malloc(n * idx->code_size + 1);
     float *r = v->residual ? vq_malloc(n * d * sizeof(float)) : NULL;
     int rc = VQ_OK;
-    if (!asg || !codes || (v->residual && !r)) rc = vq_err_set(err, VQ_ENOMEM, "add", "out of memory");
+    if (!asg || !codes || (v->residual && !r))
+        rc = vq_err_set(err, VQ_ENOMEM, "add", "out of memory");
     if (rc == VQ_OK) {
         vq__ivf_assign(idx, v->centroids, v->nlist, n, x, asg);
         if (r)

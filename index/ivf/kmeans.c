@@ -57,11 +57,11 @@ void vq__ivf_assign(const vqi_index *idx, const float *centroids, unsigned nlist
     if (b != buf) vq_free(b);
 }
 
-int vq__ivf_kmeans(const vqi_index *idx, size_t n, const float *x, unsigned nlist,
-                   unsigned iters, uint64_t seed, float *c, vq_err *err) {
+int vq__ivf_kmeans(const vqi_index *idx, size_t n, const float *x, unsigned nlist, unsigned iters,
+                   uint64_t seed, float *c, vq_err *err) {
     unsigned d = idx->d;
-    VQ_FAIL_IF(n < nlist, VQ_EINVAL, err, "n", "%zu training vectors for nlist = %u (need at least nlist)",
-               n, nlist);
+    VQ_FAIL_IF(n < nlist, VQ_EINVAL, err, "n",
+               "%zu training vectors for nlist = %u (need at least nlist)", n, nlist);
     uint32_t *asg = vq_malloc(n * sizeof *asg);
     size_t *cnt = vq_malloc(nlist * sizeof *cnt);
     double *sum = vq_malloc((size_t)nlist * d * sizeof *sum);
