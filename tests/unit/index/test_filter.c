@@ -85,7 +85,7 @@ static vqi_index *build(const char *spec) {
 static void all_selectivities(const char *spec) {
     vqi_index *idx = build(spec);
     check(idx, spec, 0.5, 0.93);
-    check(idx, spec, 0.05, 0.93);  /* traversal / widened probes */
+    check(idx, spec, 0.05, 0.93); /* traversal / widened probes */
     check(idx, spec, 0.01, 0.93);
     check(idx, spec, 0.001, 0.999);  /* 20 allowed: scanned exactly */
     check(idx, spec, 0.0002, 0.999); /* 4 allowed: fewer than k */
