@@ -70,12 +70,14 @@ int main(int argc, char **argv) {
                 sp.nprobe = vals[v];
             double qps[3];
             int bad = 0;
-            for (int rep = -1; rep < 3; rep++) {
+            for (int rep = -1; rep < 3 && !bad; rep++) {
                 double t1 = vq_now();
                 for (size_t i = 0; i < query.n; i++)
                     if (vqi_searcher_search(s, 1, query.data + i * base.d, k, &sp, ids + i * k,
-                                            dist + i * k, &err))
+                                            dist + i * k, &err)) {
                         bad = 1;
+                        break;
+                    }
                 if (rep >= 0) qps[rep] = (double)query.n / (vq_now() - t1);
             }
             if (bad) {
