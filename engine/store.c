@@ -69,6 +69,9 @@ int vqe__store_open(const char *dir, int create, int read_only, vqe__store **out
     rocksdb_options_set_create_if_missing(s->opt, create && !read_only);
     rocksdb_options_set_create_missing_column_families(s->opt, create && !read_only);
     rocksdb_options_set_paranoid_checks(s->opt, 1);
+    /* kTolerateCorruptedTailRecords: a torn last WAL record (power loss mid-write) is
+     * dropped, corruption anywhere else fails the open instead of truncating history */
+    rocksdb_options_set_wal_recovery_mode(s->opt, 1);
     rocksdb_options_increase_parallelism(s->opt, 2);
     const char *names[VQE_CF_N + 1] = {"default"};
     const rocksdb_options_t *opts[VQE_CF_N + 1];
@@ -101,6 +104,17 @@ int vqe__store_open(const char *dir, int create, int read_only, vqe__store **out
 
 void vqe__store_close(vqe__store *s) {
     if (!s) return;
+    if (!s->read_only) {
+        /* flush memtables so the next open replays no WAL; errors only cost replay time */
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        rocksdb_flushoptions_set_wait(fo, 1);
+        for (int i = 0; i < VQE_CF_N; i++) {
+            char *e = NULL;
+            rocksdb_flush_cf(s->db, fo, s->cf[i], &e);
+            free(e);
+        }
+        rocksdb_flushoptions_destroy(fo);
+    }
     for (int i = 0; i < VQE_CF_N; i++) rocksdb_column_family_handle_destroy(s->cf[i]);
     rocksdb_column_family_handle_destroy(s->dflt);
     rocksdb_close(s->db);
