@@ -281,7 +281,30 @@ roaring_bitmap_t *vqe__attrs_range(const vqe__attrs *a, unsigned field, uint64_t
     }
     uint32_t buf[1024];
     size_t nb = 0;
-    for (size_t i = l; i < f->n_sorted && f->sorted[i].key <= hi; i++) {
+    /* upper end, to choose between the sorted run (ids in key order, random) and a scan of
+     * the key column in id order (sequential, and builds the bitmap in order) */
+    size_t u = l, uh = f->n_sorted;
+    while (u < uh) {
+        size_t m = u + (uh - u) / 2;
+        if (f->sorted[m].key <= hi)
+            u = m + 1;
+        else
+            uh = m;
+    }
+    if ((u - l) * 8 > f->n_sorted) {
+        roaring_uint32_iterator_t *it = roaring_create_iterator(f->has);
+        for (; it->has_value && it->current_value < next_iid; roaring_advance_uint32_iterator(it)) {
+            uint64_t k = f->keys[it->current_value];
+            if (k >= lo && k <= hi) {
+                buf[nb++] = it->current_value;
+                if (nb == 1024) roaring_bitmap_add_many(r, nb, buf), nb = 0;
+            }
+        }
+        roaring_free_uint32_iterator(it);
+        if (nb) roaring_bitmap_add_many(r, nb, buf);
+        return r;
+    }
+    for (size_t i = l; i < u; i++) {
         buf[nb++] = f->sorted[i].iid;
         if (nb == 1024) roaring_bitmap_add_many(r, nb, buf), nb = 0;
     }

@@ -2,13 +2,18 @@
  *
  * 1. The filter is evaluated to the exact bitmap of live iids it allows (filter_eval.c);
  *    its cardinality m is the plan's estimate, and it is exact.
- * 2. m == 0: nothing to do. m <= exact_threshold (default VQE_EXACT_DEFAULT): exact scan
- *    of the allowed ids over the full-precision vectors (m distance computations, recall 1).
- *    Otherwise the index searches with the bitmap as its filter (HNSW traverses through
- *    disallowed nodes; IVF/flat check the bitmap while scanning), with ef raised as the
- *    filter gets more selective: ef' = ef * min(VQE_EF_BOOST_MAX, sqrt(live / m)), because a
- *    beam through a graph where only a fraction s of nodes count holds ~s * ef useful
- *    candidates. Without a filter the index searches plainly.
+ * 2. m == 0: nothing to do. Otherwise a cost model picks the cheaper plan: the exact scan
+ *    of the allowed ids over the full-precision vectors costs m distance computations
+ *    (recall 1); a filtered graph search costs about VQE_COST_PER_EF * ef / s of them
+ *    (the unfiltered beam's cost, ~VQE_COST_PER_EF * ef, measured in bench/results/engine.md,
+ *    divided by the selectivity s = m / live, because only a fraction s of the nodes the
+ *    traversal scores count towards the result). So the scan wins when m <= sqrt(
+ *    VQE_COST_PER_EF * ef * live), e.g. ~ 56k of 1M at ef 64. A caller's exact_threshold
+ *    replaces the model (exact when m <= threshold). Otherwise the index searches with the bitmap
+ * as its filter (HNSW traverses through disallowed nodes; IVF/flat check the bitmap while
+ * scanning), with ef raised as the filter gets more selective: ef' = ef * min(VQE_EF_BOOST_MAX,
+ * sqrt(live / m)), because a beam through a graph where only a fraction s of nodes count holds ~s *
+ * ef useful candidates. Without a filter the index searches plainly.
  * 3. Never fewer than min(k, m): when the index returns fewer, the allowed ids are scanned
  *    exactly (plan INDEX_THEN_EXACT).
  * Without index/ in the build every search is an exact scan (of live or allowed ids).
@@ -22,7 +27,8 @@
 
 #include "coll_internal.h"
 
-#define VQE_EXACT_DEFAULT 20000u
+/* distance computations per unit of ef of one unfiltered HNSW search (calibrated) */
+#define VQE_COST_PER_EF 48.0
 #define VQE_EF_BOOST_MAX 8.0
 
 void vqe_search_params_default(vqe_search_params *p) {
@@ -237,8 +243,7 @@ static int run(vqe_collection *c, const float *query, const vqe_search_params *p
     vqe_explain lx;
     if (!ex) ex = &lx;
     memset(ex, 0, sizeof *ex);
-    size_t thr = p->exact_threshold ? p->exact_threshold : VQE_EXACT_DEFAULT;
-    ex->threshold = thr;
+    size_t thr = p->exact_threshold;
     if (p->filter) vqe_filter_print(p->filter, ex->filter_text, sizeof ex->filter_text);
 
     pthread_rwlock_rdlock(&c->lock);
