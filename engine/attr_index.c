@@ -265,6 +265,26 @@ roaring_bitmap_t *vqe__attrs_bool(const vqe__attrs *a, unsigned field, int v) {
     return roaring_bitmap_copy(v ? a->f[field].bt : a->f[field].bf);
 }
 
+typedef struct col_scan {
+    const uint64_t *keys;
+    uint64_t lo, hi;
+    uint32_t end;
+    roaring_bitmap_t *r;
+    uint32_t buf[1024];
+    size_t nb;
+} col_scan;
+
+static bool col_scan_one(uint32_t iid, void *arg) {
+    col_scan *c = arg;
+    if (iid >= c->end) return false;
+    uint64_t k = c->keys[iid];
+    if (k >= c->lo && k <= c->hi) {
+        c->buf[c->nb++] = iid;
+        if (c->nb == 1024) roaring_bitmap_add_many(c->r, c->nb, c->buf), c->nb = 0;
+    }
+    return true;
+}
+
 roaring_bitmap_t *vqe__attrs_range(const vqe__attrs *a, unsigned field, uint64_t lo, uint64_t hi,
                                    uint32_t next_iid) {
     const vqe__attr_field *f = &a->f[field];
@@ -292,16 +312,9 @@ roaring_bitmap_t *vqe__attrs_range(const vqe__attrs *a, unsigned field, uint64_t
             uh = m;
     }
     if ((u - l) * 8 > f->n_sorted) {
-        roaring_uint32_iterator_t *it = roaring_create_iterator(f->has);
-        for (; it->has_value && it->current_value < next_iid; roaring_advance_uint32_iterator(it)) {
-            uint64_t k = f->keys[it->current_value];
-            if (k >= lo && k <= hi) {
-                buf[nb++] = it->current_value;
-                if (nb == 1024) roaring_bitmap_add_many(r, nb, buf), nb = 0;
-            }
-        }
-        roaring_free_uint32_iterator(it);
-        if (nb) roaring_bitmap_add_many(r, nb, buf);
+        col_scan cs = {f->keys, lo, hi, next_iid, r, {0}, 0};
+        roaring_iterate(f->has, col_scan_one, &cs);
+        if (cs.nb) roaring_bitmap_add_many(r, cs.nb, cs.buf);
         return r;
     }
     for (size_t i = l; i < u; i++) {

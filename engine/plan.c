@@ -264,8 +264,10 @@ static int run(vqe_collection *c, const float *query, const vqe_search_params *p
     }
     ex->ef = ef;
     ex->est_cost_exact = (double)ex->matches;
-    ex->est_cost_index =
-        ex->selectivity > 0 ? ef * log2((double)ex->live + 2) / ex->selectivity : 0;
+    ex->est_cost_index = ex->selectivity > 0 ? VQE_COST_PER_EF * ef / ex->selectivity : 0;
+    if (!thr) /* the cost model's break-even point: m = VQE_COST_PER_EF * ef * live / m */
+        thr = (size_t)sqrt(VQE_COST_PER_EF * ef * (double)ex->live);
+    ex->threshold = thr;
 #if VQE_HAVE_INDEX
     snprintf(ex->index_impl, sizeof ex->index_impl, "%s", vqi_index_spec(c->index));
     int use_index = p->force_plan == 2 || (p->force_plan == 0 && (!allowed || ex->matches > thr));

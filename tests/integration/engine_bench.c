@@ -65,11 +65,14 @@ int main(int argc, char **argv) {
     unsigned ef = argc > 5 ? (unsigned)atoi(argv[5]) : 64;
     size_t thr = argc > 6 ? strtoul(argv[6], NULL, 10) : 0;
     const char *dir = argc > 7 ? argv[7] : "/tmp/vqe_bench";
+    /* "reuse": keep a directory left by an earlier run with the same arguments (the data are
+     * regenerated from the same seed, so only the upserts are skipped) */
+    int reuse = argc > 8 && !strcmp(argv[8], "reuse");
     const unsigned C = 100;
     vq_init();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd)) return 2;
+    if (!reuse && system(cmd)) return 2;
 
     float *cent = malloc((size_t)C * d * 4), *x = malloc(n * d * 4), *q = malloc(nq * d * 4);
     unsigned *cl = malloc(n * sizeof *cl);
@@ -97,7 +100,8 @@ int main(int argc, char **argv) {
     s.durability = VQE_DURABLE_GROUP;
     if (vqe_db_open(dir, NULL, &db, &e) ||
         vqe_schema_fields_from_json(&s, "{\"fields\": {\"u\": \"int64\", \"r\": \"int64\"}}", &e) ||
-        vqe_collection_create(db, &s, &e) || vqe_collection_open(db, "bench", &col, &e)) {
+        (!reuse && vqe_collection_create(db, &s, &e)) ||
+        vqe_collection_open(db, "bench", &col, &e)) {
         fprintf(stderr, "setup: %s %s\n", e.field, e.msg);
         return 1;
     }
@@ -116,7 +120,7 @@ int main(int argc, char **argv) {
             r[i] = (vqe_record){
                 .id = {.u = row}, .vector = x + row * d, .values = v + 2 * i, .n_values = 2};
         }
-        if (vqe_upsert(col, r, m, &e)) {
+        if (!reuse && vqe_upsert(col, r, m, &e)) {
             fprintf(stderr, "upsert: %s %s\n", e.field, e.msg);
             return 1;
         }
@@ -124,8 +128,12 @@ int main(int argc, char **argv) {
     double t_ingest = vq_now() - t0;
     printf("# engine_bench n=%zu d=%u clusters=%u nq=%zu k=%d spec=%s ef=%u threshold=%s\n", n, d,
            C, nq, K, spec, ef, thr ? argv[6] : "default");
-    printf("# ingest (group durability, batches of 1000, index built online): %.1f s, %.0f vec/s\n",
-           t_ingest, n / t_ingest);
+    if (reuse)
+        printf("# reused the collection of an earlier run (reopen %.1f s)\n", t_ingest);
+    else
+        printf("# ingest (group durability, batches of 1000, index built online): %.1f s, %.0f "
+               "vec/s\n",
+               t_ingest, n / t_ingest);
 
     vqe_hit *h = malloc(K * sizeof *h), *g = malloc(nq * K * sizeof *g);
     size_t *ng = malloc(nq * sizeof *ng);
