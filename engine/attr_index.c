@@ -317,10 +317,28 @@ roaring_bitmap_t *vqe__attrs_range(const vqe__attrs *a, unsigned field, uint64_t
         if (cs.nb) roaring_bitmap_add_many(r, cs.nb, cs.buf);
         return r;
     }
-    for (size_t i = l; i < u; i++) {
-        buf[nb++] = f->sorted[i].iid;
-        if (nb == 1024) roaring_bitmap_add_many(r, nb, buf), nb = 0;
+    /* The run's ids are in key order, i.e. random: sort them (LSD radix, 4 x 8 bits) so
+     * the bitmap is built by appends; random inserts into CRoaring's array containers
+     * cost a memmove each. */
+    size_t m = u - l;
+    uint32_t *ra = vq_malloc((m ? m : 1) * 4), *rt = vq_malloc((m ? m : 1) * 4);
+    if (!ra || !rt) {
+        vq_free(ra), vq_free(rt);
+        roaring_bitmap_free(r);
+        return NULL;
     }
+    for (size_t i = 0; i < m; i++) ra[i] = f->sorted[l + i].iid;
+    for (unsigned sh = 0; sh < 32; sh += 8) {
+        size_t cnt[257] = {0};
+        for (size_t i = 0; i < m; i++) cnt[((ra[i] >> sh) & 255) + 1]++;
+        for (int b = 0; b < 256; b++) cnt[b + 1] += cnt[b];
+        for (size_t i = 0; i < m; i++) rt[cnt[(ra[i] >> sh) & 255]++] = ra[i];
+        uint32_t *x = ra;
+        ra = rt, rt = x;
+    }
+    roaring_bitmap_add_many(r, m, ra);
+    vq_free(ra), vq_free(rt);
+    /* the unsorted tail: ids in increasing order */
     if (f->sorted_upto < next_iid) {
         roaring_uint32_iterator_t *it = roaring_create_iterator(f->has);
         roaring_move_uint32_iterator_equalorlarger(it, f->sorted_upto);

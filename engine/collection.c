@@ -445,7 +445,7 @@ static int index_try_load(vqe_collection *c) {
 }
 
 /* Builds the index from the live in-memory vectors, in chunks, reporting progress. */
-static int index_rebuild(vqe_collection *c, vq_err *err) {
+static int index_build(vqe_collection *c, vqi_index **out, vq_err *err) {
     vqi_index *idx;
     VQ_TRY(vqi_index_new(c->schema.index_spec, c->schema.dim, c->schema.metric, &idx, err));
     size_t n = roaring_bitmap_get_cardinality(c->live), d = c->schema.dim, chunk = 16384;
@@ -479,10 +479,56 @@ static int index_rebuild(vqe_collection *c, vq_err *err) {
         vqi_index_free(idx);
         return rc;
     }
-    c->index = idx;
+    *out = idx;
     return VQ_OK;
 }
 #endif
+
+int vqe_rebuild(vqe_collection *c, vq_err *err) {
+    VQ_FAIL_IF(!c, VQ_EINVAL, err, "collection", "NULL argument");
+#if VQE_HAVE_INDEX
+    /* Writers wait on wmu; searches keep using the old index (they only read vecs and live,
+     * which only writers change) until the swap, which takes the exclusive lock briefly. */
+    pthread_mutex_lock(&c->wmu);
+    vqi_index *idx = NULL, *old;
+    int rc = index_build(c, &idx, err);
+    if (!rc) {
+        pthread_rwlock_wrlock(&c->lock);
+        old = c->index;
+        c->index = idx;
+        /* pooled searchers belong to the old index; no search is in flight here */
+        pthread_mutex_lock(&c->pmu);
+        for (int i = 0; i < c->n_pool; i++) vqi_searcher_free(c->pool[i]);
+        c->n_pool = 0;
+        pthread_mutex_unlock(&c->pmu);
+        c->index_loaded = 0;
+        c->saved_counter = UINT64_MAX;
+        pthread_rwlock_unlock(&c->lock);
+        vqi_index_free(old);
+        if (!vqe__store_read_only(c->db->st)) {
+            vq_err e;
+            if (!vqe__index_save(c, c->index_path, &e)) c->saved_counter = c->write_counter;
+        }
+    }
+    pthread_mutex_unlock(&c->wmu);
+    return rc;
+#else
+    return vq_err_set(err, VQ_EUNSUPPORTED, "index", "index/ is not built: nothing to rebuild");
+#endif
+}
+
+int vqe_compact(vqe_collection *c, vq_err *err) {
+    VQ_FAIL_IF(!c, VQ_EINVAL, err, "collection", "NULL argument");
+#if VQE_HAVE_INDEX
+    pthread_mutex_lock(&c->wmu); /* index/ allows one writer; searches continue */
+    int rc = vqi_index_compact(c->index, err);
+    if (!rc) c->saved_counter = UINT64_MAX; /* the file no longer matches memory */
+    pthread_mutex_unlock(&c->wmu);
+    return rc;
+#else
+    return vq_err_set(err, VQ_EUNSUPPORTED, "index", "index/ is not built: nothing to compact");
+#endif
+}
 
 int vqe__collection_load(vqe_db *db, const char *name, vqe_collection **out, vq_err *err) {
     double t0 = vq_now();
@@ -572,7 +618,7 @@ int vqe__collection_load(vqe_db *db, const char *name, vqe_collection **out, vq_
         c->index_loaded = 1;
         c->saved_counter = c->write_counter;
     } else {
-        if ((rc = index_rebuild(c, err))) goto fail;
+        if ((rc = index_build(c, &c->index, err))) goto fail;
         if (!vqe__store_read_only(db->st)) {
             vq_err e;
             if (!vqe__index_save(c, c->index_path, &e)) c->saved_counter = c->write_counter;

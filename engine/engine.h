@@ -249,6 +249,15 @@ int vqe_explain_plan(vqe_collection *c, const vqe_search_params *p, vqe_explain 
 /* Formats a vqe_id ("123" or the string) into buf. */
 const char *vqe_id_str(const vqe_id *id, char *buf, size_t cap);
 
+/* ---- index maintenance ---- */
+/* Builds a new index from the stored vectors beside the old one and swaps it in. Searches
+ * continue on the old index meanwhile (the swap takes the exclusive lock for a pointer
+ * exchange); writes to this collection wait until the swap. Saves the new index file. */
+int vqe_rebuild(vqe_collection *c, vq_err *err);
+/* Reclaims deleted entries inside the index (index/'s compaction: HNSW re-links the
+ * neighbours of deleted nodes). Searches continue; writes wait. */
+int vqe_compact(vqe_collection *c, vq_err *err);
+
 /* ---- snapshots ---- */
 /* Writes a consistent copy of the collection into out_dir (must not exist): a RocksDB
  * checkpoint (hard links where possible), the collection's index file taken at the same

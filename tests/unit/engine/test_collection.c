@@ -384,3 +384,122 @@ Test(collection, snapshot_and_restore) {
     cr_assert_eq(vqe_collection_drop(g_db, "s", &e), VQ_OK);
     cr_expect_eq(count(op("s2")), 300);
 }
+
+/* HNSW-backed collection: every plan returns min(k, matches) hits that satisfy the filter,
+ * with recall against the exact plan; then rebuild and compact while another thread
+ * searches, and results stay complete. */
+#include <pthread.h>
+
+typedef struct bg {
+    vqe_collection *c;
+    const float *q;
+    int stop, errors, runs;
+} bg;
+
+static void *searcher(void *arg) {
+    bg *b = arg;
+    while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
+        vqe_search_params p;
+        vqe_search_params_default(&p);
+        vqe_hit h[10];
+        size_t nh;
+        vq_err e;
+        if (vqe_search(b->c, b->q, &p, h, &nh, NULL, &e) || nh != 10) b->errors++;
+        b->runs++;
+    }
+    return NULL;
+}
+
+Test(collection, hnsw_filtered_plans_rebuild_compact) {
+    const unsigned d = 16;
+    const size_t n = 3000;
+    vqe_schema s;
+    vqe_schema_default(&s);
+    snprintf(s.name, sizeof s.name, "h");
+    s.dim = d;
+    s.durability = VQE_DURABLE_GROUP;
+    snprintf(s.index_spec, sizeof s.index_spec, "hnsw:m=12,efc=80/f32");
+    vq_err e;
+    cr_assert_eq(vqe_schema_fields_from_json(&s, "{\"fields\": {\"g\": \"int64\"}}", &e), VQ_OK);
+    int rc = vqe_collection_create(g_db, &s, &e);
+    if (rc == VQ_ESPEC) {
+        cr_log_info("index/ without hnsw in this build: %s", e.msg);
+        return;
+    }
+    cr_assert_eq(rc, VQ_OK, "%s", e.msg);
+    vqe_collection *c = op("h");
+    float *x = malloc(n * d * 4);
+    for (size_t i = 0; i < n * d; i++) x[i] = frand();
+    vqe_record *r = calloc(n, sizeof *r);
+    vqe_value *v = calloc(n, sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (vqe_value){.field = "g", .type = VQE_INT64, .i = (int64_t)(i % 1000)};
+        r[i] = (vqe_record){.id = {.u = i}, .vector = x + i * d, .values = &v[i], .n_values = 1};
+    }
+    cr_assert_eq(vqe_upsert(c, r, n, &e), VQ_OK, "%s", e.msg);
+    const char *filters[] = {"g < 500", "g < 100", "g < 10", "g < 2", "g = 999"};
+    size_t want[] = {1500, 300, 30, 6, 3};
+    for (size_t fi = 0; fi < 5; fi++) {
+        vqe_filter *f;
+        cr_assert_eq(vqe_filter_parse(filters[fi], &f, &e), VQ_OK);
+        cr_assert_eq(vqe_filter_bind(f, &s, &e), VQ_OK);
+        double hits = 0, total = 0;
+        for (int qi = 0; qi < 20; qi++) {
+            float q[16];
+            for (unsigned j = 0; j < d; j++) q[j] = frand();
+            vqe_hit ref[10], h[10];
+            size_t nref, nh;
+            vqe_search_params p;
+            vqe_search_params_default(&p);
+            p.filter = f;
+            p.force_plan = 1;
+            cr_assert_eq(vqe_search(c, q, &p, ref, &nref, NULL, &e), VQ_OK);
+            cr_assert_eq(nref, want[fi] < 10 ? want[fi] : 10);
+            for (int plan = 0; plan <= 2; plan += 2) {
+                p.force_plan = plan;
+                vqe_explain ex;
+                cr_assert_eq(vqe_search(c, q, &p, h, &nh, &ex, &e), VQ_OK, "%s", e.msg);
+                cr_assert_eq(nh, nref, "'%s' plan %d: %zu hits, %zu match", filters[fi], plan, nh,
+                             nref);
+                cr_expect_eq(ex.matches, want[fi]);
+                for (size_t t = 0; t < nh; t++) {
+                    int ok = 0;
+                    for (size_t u = 0; u < nref; u++) ok |= h[t].id.u == ref[u].id.u;
+                    hits += ok;
+                    uint64_t g = h[t].id.u % 1000;
+                    cr_expect(fi == 4 ? g == 999 : g < (uint64_t)want[fi] / 3,
+                              "'%s': hit %llu does not match", filters[fi],
+                              (unsigned long long)h[t].id.u);
+                }
+                total += (double)nref;
+            }
+        }
+        cr_expect(hits / total >= 0.9, "'%s': recall %.3f", filters[fi], hits / total);
+        vqe_filter_free(f);
+    }
+    /* delete a third, then compact and rebuild while a thread searches */
+    for (size_t i = 0; i < n; i += 3) {
+        vqe_id id = {.u = i};
+        cr_assert_eq(vqe_delete(c, &id, 1, NULL, &e), VQ_OK);
+    }
+    bg b = {c, x + 5 * d, 0, 0, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, searcher, &b);
+    cr_expect_eq(vqe_compact(c, &e), VQ_OK, "%s", e.msg);
+    cr_expect_eq(vqe_rebuild(c, &e), VQ_OK, "%s", e.msg);
+    __atomic_store_n(&b.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    cr_expect_eq(b.errors, 0, "%d of %d searches failed during compact/rebuild", b.errors, b.runs);
+    vqe_search_params p;
+    vqe_search_params_default(&p);
+    vqe_hit h[10];
+    size_t nh;
+    cr_assert_eq(vqe_search(c, x + 5 * d, &p, h, &nh, NULL, &e), VQ_OK);
+    cr_expect_eq(nh, 10);
+    cr_expect_eq(h[0].id.u, 5);
+    for (size_t t = 0; t < nh; t++)
+        cr_expect(h[t].id.u % 3 != 0, "deleted id %llu returned", (unsigned long long)h[t].id.u);
+    free(x);
+    free(r);
+    free(v);
+}
