@@ -10,7 +10,8 @@
  *                   a region of space, usually far from the query: the hard case)
  * Filter for selectivity s: "u < s*1e6" or "r < s*n". Ground truth: exact scan of the
  * allowed ids (plan forced to exact), which is also the brute-force baseline timed here.
- * All timings single-threaded, one query at a time, in this process.
+ * All timings single-threaded, one query at a time, in this process, as thread CPU time;
+ * each measurement runs 4 times over the queries, the first discarded, the median kept.
  *
  * Usage: engine_bench [n=100000] [d=128] [nq=200] [spec=hnsw:m=16,efc=100/f32] [ef=64]
  *                     [exact_threshold=0 (engine default)] [dir=/tmp/vqe_bench]
@@ -43,6 +44,12 @@ static float gauss(void) {
     double a = unif(), b = unif();
     if (a < 1e-300) a = 1e-300;
     return (float)(sqrt(-2 * log(a)) * cos(6.283185307179586 * b));
+}
+
+#define PASSES 4 /* pass 0 warms up; the median of the other three is reported */
+static double med3(const double *t) {
+    double a = t[1], b = t[2], c = t[3];
+    return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
 }
 
 static double recall(const vqe_hit *h, size_t nh, const vqe_hit *g, size_t ng) {
@@ -143,13 +150,13 @@ int main(int argc, char **argv) {
     p.k = K;
     p.ef = ef;
     p.exact_threshold = thr;
-    double rec = 0, tx = 0, ti = 0;
-    for (int pass = 0; pass < 2; pass++) { /* pass 0 warms up */
+    double rec = 0, tx = 0, ti = 0, txs[PASSES], tis[PASSES], tfs[PASSES];
+    for (int pass = 0; pass < PASSES; pass++) {
         rec = 0;
         p.force_plan = 1;
         t0 = cpu_now();
         for (size_t i = 0; i < nq; i++) vqe_search(col, q + i * d, &p, g + i * K, &ng[i], NULL, &e);
-        tx = cpu_now() - t0;
+        txs[pass] = cpu_now() - t0;
         p.force_plan = 0;
         t0 = cpu_now();
         for (size_t i = 0; i < nq; i++) {
@@ -157,8 +164,9 @@ int main(int argc, char **argv) {
             vqe_search(col, q + i * d, &p, h, &nh, NULL, &e);
             rec += recall(h, nh, g + i * K, ng[i]);
         }
-        ti = cpu_now() - t0;
+        tis[pass] = cpu_now() - t0;
     }
+    tx = med3(txs), ti = med3(tis);
     double qps_unf = nq / ti;
     printf(
         "| filter | selectivity | plan (auto) | recall@10 | QPS auto | QPS brute-force filtered | "
@@ -183,14 +191,14 @@ int main(int argc, char **argv) {
             size_t plans[4] = {0}, fall = 0;
             double recf = 0, tf = 0;
             uint64_t matches = 0;
-            for (int pass = 0; pass < 2; pass++) {
+            for (int pass = 0; pass < PASSES; pass++) {
                 rec = 0;
                 memset(plans, 0, sizeof plans);
                 p.force_plan = 1;
                 t0 = cpu_now();
                 for (size_t i = 0; i < nq; i++)
                     vqe_search(col, q + i * d, &p, g + i * K, &ng[i], NULL, &e);
-                tx = cpu_now() - t0;
+                txs[pass] = cpu_now() - t0;
                 p.force_plan = 0;
                 t0 = cpu_now();
                 for (size_t i = 0; i < nq; i++) {
@@ -204,7 +212,7 @@ int main(int argc, char **argv) {
                     matches = ex.matches;
                     rec += recall(h, nh, g + i * K, ng[i]);
                 }
-                ti = cpu_now() - t0;
+                tis[pass] = cpu_now() - t0;
                 recf = 0;
                 p.force_plan = 2;
                 t0 = cpu_now();
@@ -213,10 +221,11 @@ int main(int argc, char **argv) {
                     vqe_explain ex;
                     vqe_search(col, q + i * d, &p, h, &nh, &ex, &e);
                     recf += recall(h, nh, g + i * K, ng[i]);
-                    fall += pass && ex.plan == 3;
+                    fall += pass == PASSES - 1 && ex.plan == 3;
                 }
-                tf = cpu_now() - t0;
+                tfs[pass] = cpu_now() - t0;
             }
+            tx = med3(txs), ti = med3(tis), tf = med3(tfs);
             const char *pl = plans[2] + plans[3] == 0         ? "exact"
                              : plans[1] == 0 && plans[3] == 0 ? "index"
                                                               : "mixed";
