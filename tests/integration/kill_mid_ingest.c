@@ -4,7 +4,7 @@
  * sizes 1..64, each record tagged with its batch number and the batch size) into a `sync`
  * (or `group`) collection, and deletes whole earlier batches now and then. Before each
  * request it reports "B/D ..." on a pipe, after the call returns (= acknowledged) "A/X ...".
- * The parent SIGKILLs the child at a random moment (10..250 ms after its first ack),
+ * The parent SIGKILLs the child at a random moment (10..150 ms after its first ack),
  * reopens the directory (the index file is stale, so this also exercises the rebuild) and
  * checks, for every batch ever begun:
  *   - acknowledged and not deleted  -> all of its records are present, with their
@@ -249,7 +249,7 @@ int main(int argc, char **argv) {
             child(dir, fd[1], nbatches, next_id, seed0 + (uint64_t)round * 7919);
         }
         close(fd[1]);
-        int kill_ms = 10 + rand() % 240, killed = 0;
+        int kill_ms = 10 + rand() % 140, killed = 0;
         double start = 0;
         char buf[1 << 16];
         size_t have = 0;
