@@ -503,3 +503,70 @@ Test(collection, hnsw_filtered_plans_rebuild_compact) {
     free(r);
     free(v);
 }
+
+/* Concurrency: one thread upserts (replacing ids) and deletes while two threads run filtered
+ * searches; every search succeeds, returns min(k, matches) hits and only matching ids. */
+typedef struct rw {
+    vqe_collection *c;
+    const vqe_filter *f;
+    int stop, errors, runs;
+} rw;
+
+static void *filtered_reader(void *arg) {
+    rw *b = arg;
+    float q[8] = {0};
+    while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
+        vqe_search_params p;
+        vqe_search_params_default(&p);
+        p.filter = b->f;
+        vqe_hit h[10];
+        size_t nh;
+        vqe_explain ex;
+        vq_err e;
+        q[0] = (float)(b->runs % 50);
+        if (vqe_search(b->c, q, &p, h, &nh, &ex, &e) || nh != (ex.matches < 10 ? ex.matches : 10))
+            __atomic_add_fetch(&b->errors, 1, __ATOMIC_RELAXED);
+        for (size_t t = 0; t < nh; t++)
+            if (h[t].id.u % 2) __atomic_add_fetch(&b->errors, 1, __ATOMIC_RELAXED);
+        b->runs++;
+    }
+    return NULL;
+}
+
+Test(collection, concurrent_writes_and_filtered_searches) {
+    mk("w", 8, VQ_METRIC_L2, "{\"fields\": {\"even\": \"bool\"}}");
+    vqe_collection *c = op("w");
+    vq_err e;
+    vqe_filter *f;
+    cr_assert_eq(vqe_filter_parse("even = true", &f, &e), VQ_OK);
+    vqe_collection_info in;
+    vqe_collection_info_get(c, &in);
+    cr_assert_eq(vqe_filter_bind(f, &in.schema, &e), VQ_OK);
+    rw b[2] = {{c, f, 0, 0, 0}, {c, f, 0, 0, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, filtered_reader, &b[i]);
+    for (int round = 0; round < 40; round++) {
+        vqe_record r[50];
+        vqe_value v[50];
+        float x[50 * 8];
+        for (int i = 0; i < 50; i++) {
+            uint64_t id = (uint64_t)(round % 10) * 50 + (uint64_t)i; /* ids repeat: replaces */
+            for (int j = 0; j < 8; j++) x[i * 8 + j] = (float)((int)id % 50) + frand();
+            v[i] = (vqe_value){.field = "even", .type = VQE_BOOL, .b = id % 2 == 0};
+            r[i] =
+                (vqe_record){.id = {.u = id}, .vector = x + i * 8, .values = &v[i], .n_values = 1};
+        }
+        cr_assert_eq(vqe_upsert(c, r, 50, &e), VQ_OK, "%s", e.msg);
+        vqe_id del[5];
+        for (int i = 0; i < 5; i++) del[i] = (vqe_id){.u = (uint64_t)((round * 7 + i * 13) % 500)};
+        cr_assert_eq(vqe_delete(c, del, 5, NULL, &e), VQ_OK);
+    }
+    for (int i = 0; i < 2; i++) {
+        __atomic_store_n(&b[i].stop, 1, __ATOMIC_RELEASE);
+        pthread_join(th[i], NULL);
+        cr_expect_eq(b[i].errors, 0, "reader %d: %d errors in %d searches", i, b[i].errors,
+                     b[i].runs);
+        cr_expect(b[i].runs > 0);
+    }
+    vqe_filter_free(f);
+}
