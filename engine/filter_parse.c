@@ -233,7 +233,11 @@ static int lit_list(parser *p, vqe_filter *f, int strings_only) {
     VQ_TRY(expect(p, T_LP, "'('"));
     for (;;) {
         vqe_lit l = {0};
-        VQ_TRY(take_lit(p, &l, strings_only));
+        int rc = take_lit(p, &l, strings_only);
+        if (rc) { /* the literal may have been taken before the next token failed */
+            vq_free(l.s);
+            return rc;
+        }
         vqe_lit *v = vq_realloc(f->vals, f->n_vals * sizeof *v, (f->n_vals + 1) * sizeof *v);
         if (!v) {
             vq_free(l.s);
