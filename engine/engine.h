@@ -236,7 +236,7 @@ const char *vqe_plan_name(vqe_plan_kind k);
 typedef struct vqe_hit {
     uint32_t internal;
     float score; /* distance, smaller is closer */
-    vqe_id id;   /* id.s points into the collection; valid until the next write to it */
+    vqe_id id;   /* id.s points into the collection; valid while the collection is open */
 } vqe_hit;
 
 /* Searches one query (dim floats). Writes up to k hits sorted by score into hits[] and

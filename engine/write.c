@@ -495,10 +495,9 @@ int vqe_delete(vqe_collection *c, const vqe_id *ids, size_t n, size_t *deleted, 
             for (size_t i = 0; i < n_old; i++) {
                 roaring_bitmap_remove(c->live, (uint32_t)old[i]);
                 vqe__hmap_del(&c->ids, keys[i], kls[i]);
-                if (c->suid && c->suid[old[i]]) {
-                    vq_free(c->suid[old[i]]);
-                    c->suid[old[i]] = NULL;
-                }
+                /* The string id of a dead internal id is kept (freed at close; a restart
+                 * does not load it): search results handed out before this write point at
+                 * it, and readers hold no lock once vqe_search returns. */
             }
             c->write_counter++;
             pthread_rwlock_unlock(&c->lock);
