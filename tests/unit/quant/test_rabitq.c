@@ -667,3 +667,35 @@ Test(rabitq, mnist_recall_vs_binary, .timeout = 600) {
     vq_matrix_free(&base);
     vq_matrix_free(&qm);
 }
+
+/* Tiny dimensions: at d = 1 the code is exact (rho = 1, one query coordinate needs no
+ * quantization step), and d = 2, 3 run every path without touching memory out of bounds. */
+Test(rabitq, tiny_dimensions) {
+    float x[3 * 40], q[3] = {0.3f, -1.2f, 2.0f}, y[3 * 40];
+    tu_fill_normal(x, sizeof x / 4, 31);
+    for (unsigned d = 1; d <= 3; d++)
+        for (unsigned b = 1; b <= 8; b += 2) {
+            char spec[64];
+            snprintf(spec, sizeof spec, "rabitq:bits=%u", b);
+            vq_quant *qz = make(spec, d, 40, x);
+            uint8_t *codes = encode_all(qz, 40, x);
+            cr_assert_eq(vq_quant_decode(qz, 40, codes, y, NULL), VQ_OK);
+            vq_query *qs;
+            cr_assert_eq(vq_query_new(qz, &qs, NULL), VQ_OK);
+            cr_assert_eq(vq_query_prepare(qs, q, VQ_METRIC_IP, NULL), VQ_OK);
+            for (size_t i = 0; i < 40; i++) {
+                float s = vq_quant_score_one(qs, codes + i * vq_quant_code_size(qz)), lo, hi;
+                cr_expect(isfinite(s), "d=%u bits=%u", d, b);
+                cr_assert_eq(vq__rabitq_bounds(qs, codes + i * vq_quant_code_size(qz), &lo, &hi),
+                             VQ_OK);
+                if (d == 1) {
+                    double ex = -(double)q[0] * x[i];
+                    cr_expect(fabs(s - ex) < 1e-4 * (1 + fabs(ex)), "d=1 score %g vs %g", s, ex);
+                    cr_expect(fabsf(y[i] - x[i]) < 1e-5f * (1 + fabsf(x[i])), "d=1 decode");
+                }
+            }
+            vq_query_free(qs);
+            vq_quant_free(qz);
+            free(codes);
+        }
+}
