@@ -255,7 +255,7 @@ static double recall_rerank(const char *spec, const float *x, size_t n, const fl
 }
 
 Test(rabitq, recall_with_rerank_beats_binary) {
-    /* quant.c refers to the quantizers weakly; a strong reference keeps binary.o linked. */
+    /* The registry holds the bin quantizer this test compares against. */
     cr_assert_str_eq(vq__ops_bin.name, "bin");
     size_t n = 3000, nq = 40, d = 64;
     /* Clustered data of low intrinsic dimension (each cluster a random 8-d subspace plus
