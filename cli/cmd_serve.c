@@ -12,8 +12,9 @@
 #include "cli.h"
 #include "rpc.h"
 
-/* Registers the VectorDB methods once the engine is linked in (rpc/service.c). */
-int vqr_service_register(vqr_server *s, const char *data_dir, vq_err *err) __attribute__((weak));
+/* The VectorDB methods over the engine (rpc/service.c). */
+int vqr_service_register(vqr_server *s, const char *data_dir, vq_err *err);
+void vqr_service_close(void);
 
 static void log_line(void *ctx, const char *line) {
     (void)ctx;
@@ -114,10 +115,11 @@ int vq_cmd_serve(int argc, char **argv) {
     if (rc < 0) return vq_cli_fail("serve", rc, &err);
     vqr_server_set_log(s, log_line, NULL);
     rc = vqr_health_register(s, &err);
-    if (rc == VQ_OK && vqr_service_register) rc = vqr_service_register(s, data, &err);
+    if (rc == VQ_OK) rc = vqr_service_register(s, data, &err);
     if (rc == VQ_OK) rc = vqr_server_start(s, &err);
     if (rc < 0) {
         vqr_server_free(s);
+        vqr_service_close();
         return vq_cli_fail("serve", rc, &err);
     }
     printf("vqdb serve: listening on %s port %d (%s%s)\n", p.listen, vqr_server_port(s),
@@ -128,6 +130,7 @@ int vq_cmd_serve(int argc, char **argv) {
     fprintf(stderr, "{\"event\":\"shutdown\",\"signal\":%d,\"grace_s\":%g}\n", sig, grace);
     vqr_server_shutdown(s, grace);
     vqr_server_free(s);
+    vqr_service_close(); /* flushes and closes storage */
     fprintf(stderr, "{\"event\":\"stopped\"}\n");
     return 0;
 }

@@ -31,7 +31,7 @@
  * attribute indexes; the planner (plan.c) scans the allowed ids exactly when they are few
  * and otherwise runs a filtered index search, falling back to the exact scan when the index
  * returns fewer than min(k, matches). Scores are distances, smaller is closer: squared L2,
- * or -<q, x> for ip and cos (cos vectors are normalized on write and on query).
+ * -<q, x> for ip, 1 - cos(q, x) for cos (cos vectors are normalized on write and on query).
  *
  * Thread safety: a vqe_db and its collections may be used from any number of threads:
  * searches run concurrently (shared lock), writes to one collection are serialized by a

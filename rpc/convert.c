@@ -524,7 +524,9 @@ int vqr__hits_to_pb(vqr__hits *h, size_t n, vq_metric metric, const char *plan, 
         }
         h->sp[i].id = &h->ids[i];
         /* The engine returns distances; the API returns similarities for IP and cosine. */
-        h->sp[i].score = metric == VQ_METRIC_L2 ? h->hits[i].score : -h->hits[i].score;
+        h->sp[i].score = metric == VQ_METRIC_L2   ? h->hits[i].score
+                         : metric == VQ_METRIC_IP ? -h->hits[i].score
+                                                  : 1.0f - h->hits[i].score; /* 1 - cos */
         h->ptrs[i] = &h->sp[i];
     }
     snprintf(h->plan, sizeof h->plan, "%s ef=%u", plan, ef);
