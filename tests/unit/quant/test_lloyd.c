@@ -57,6 +57,13 @@ Test(lloyd, exact_density_at_small_d) {
     cr_expect(c[0] == -1.0f && c[7] == 1.0f && mse == 0);
 }
 
+/* "Well under a second" holds for optimized builds; sanitized debug builds run ~10x slower. */
+#if defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__)
+#define SOLVE_MAX_S 1.0
+#else
+#define SOLVE_MAX_S 10.0
+#endif
+
 Test(lloyd, structure_and_speed) {
     unsigned ds[] = {2, 5, 64, 784, 4096};
     float c[256], t[255];
@@ -66,7 +73,8 @@ Test(lloyd, structure_and_speed) {
         for (unsigned b = 1; b <= 8; b++) {
             double t0 = vq_now();
             cr_assert_eq(vq__lloyd_sphere(ds[i], b, c, t, &mse, NULL), VQ_OK);
-            cr_expect(vq_now() - t0 < 1.0, "d=%u b=%u took %.2f s", ds[i], b, vq_now() - t0);
+            cr_expect(vq_now() - t0 < SOLVE_MAX_S, "d=%u b=%u took %.2f s", ds[i], b,
+                      vq_now() - t0);
             unsigned K = 1u << b;
             for (unsigned k = 0; k < K; k++) cr_expect_eq(c[k], -c[K - 1 - k]);
             for (unsigned k = 0; k + 1 < K; k++) {
@@ -77,8 +85,8 @@ Test(lloyd, structure_and_speed) {
             }
             cr_expect_eq(t[K / 2 - 1], 0.0f);
             /* Each extra bit cuts the distortion by close to 4x. */
-            cr_expect(b == 1 || mse * ds[i] < prev / 3.0, "d=%u b=%u D=%g prev %g", ds[i], b, mse * ds[i],
-                      prev);
+            cr_expect(b == 1 || mse * ds[i] < prev / 3.0, "d=%u b=%u D=%g prev %g", ds[i], b,
+                      mse * ds[i], prev);
             prev = mse * ds[i];
         }
     }

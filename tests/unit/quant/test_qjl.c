@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "kernels/f32.h"
 #include "quant.h"
 #include "testutil.h"
 
@@ -24,7 +25,10 @@ static vq_quant *mk(const char *spec, unsigned d) {
 Test(qjl, code_size_and_spec) {
     vq_quant *q = mk("qjl", 100);
     cr_expect_eq(vq_quant_code_size(q), 4 + 13);
-    cr_expect_str_eq(vq_quant_spec(q), "qjl:m=100,seed=42");
+    cr_expect_str_eq(vq_quant_spec(q), "qjl:m=100,seed=42,norm=32");
+    vq_quant_free(q);
+    q = mk("qjl:norm=16", 100);
+    cr_expect_eq(vq_quant_code_size(q), 2 + 13);
     vq_quant_free(q);
     q = mk("qjl:m=256,seed=3", 64);
     cr_expect_eq(vq_quant_code_size(q), 4 + 32);
@@ -89,7 +93,20 @@ static void check_scores(const char *spec, size_t d, vq_isa isa) {
                 mag += fabs((double)qv[j] * y[i * d + j]);
                 xn2 += (double)x[i * d + j] * x[i * d + j];
             }
-            double want = m ? -ip : qn2 + xn2 - 2 * ip;
+            /* The L2 term uses the stored norm (binary16 with norm=16). */
+            double nrm;
+            if (strstr(spec, "norm=16")) {
+                uint16_t h;
+                memcpy(&h, c + i * cs, 2);
+                nrm = vq__f16_to_f32(h);
+            } else {
+                float f;
+                memcpy(&f, c + i * cs, 4);
+                nrm = f;
+            }
+            cr_expect(tu_close(nrm, sqrt(xn2), 1e-3, sqrt(xn2)), "stored norm %g vs %g", nrm,
+                      sqrt(xn2));
+            double want = m ? -ip : qn2 + nrm * nrm - 2 * ip;
             cr_expect(tu_close(dist[i], want, 1e-4, m ? mag : qn2 + xn2 + 2 * mag),
                       "%s d=%zu isa=%d metric=%d row %zu: %.6g vs %.6g", spec, d, isa, m, i,
                       dist[i], want);
@@ -102,7 +119,7 @@ static void check_scores(const char *spec, size_t d, vq_isa isa) {
 }
 
 Test(qjl, scores_equal_decode_based_computation) {
-    const char *specs[] = {"qjl", "qjl:m=1", "qjl:m=67", "qjl:m=300"};
+    const char *specs[] = {"qjl", "qjl:m=1", "qjl:m=67", "qjl:m=300,norm=16"};
     size_t ds[] = {1, 9, 64, 130};
     vq_isa isas[3] = {VQ_ISA_SCALAR};
     int ni = 1 + tu_isas(isas + 1);
@@ -163,5 +180,12 @@ Test(qjl, bad_specs_are_rejected) {
     float v[4] = {1, INFINITY, 0, 0};
     uint8_t c[8];
     cr_expect_eq(vq_quant_encode(q, 1, v, c, NULL), VQ_ENOTFINITE);
+    vq_quant_free(q);
+    /* A norm above binary16's range is an error with norm=16, never a silent clamp. */
+    q = mk("qjl:norm=16", 4);
+    float big[4] = {7e4f, 0, 0, 0};
+    vq_err err;
+    cr_expect_eq(vq_quant_encode(q, 1, big, c, &err), VQ_EINVAL);
+    cr_expect_str_eq(err.field, "vector");
     vq_quant_free(q);
 }
