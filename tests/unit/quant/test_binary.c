@@ -252,6 +252,6 @@ Test(binary, bad_specs_name_the_key) {
     uint8_t c[1];
     cr_expect_eq(vq_quant_encode(q, 1, v, c, NULL), VQ_ESTATE);
     vq_quant_free(q);
-    /* The registry entry is this file's (a strong reference keeps it linked). */
+    /* The registry entry is the one binary.c defines. */
     cr_expect_str_eq(vq__ops_bin.name, "bin");
 }

@@ -94,3 +94,54 @@ Test(kernels_bits, zero_length) {
         cr_expect_eq(vq__k_bits(isas[i])->ip_planes(a, a, 0, 3), 0);
     }
 }
+
+/* Throughput at d = 784 (MNIST), each SIMD tier against the scalar reference in the same
+ * process, thread CPU time; figures for bench/results/rabitq.md. The checksums of the
+ * timed loops must agree across tiers. */
+#include <stdio.h>
+#include <time.h>
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+Test(kernels_bits, throughput_d784) {
+    enum { N = 4096, NB = 98 };
+    uint8_t *codes = malloc((size_t)N * 4 * NB), q[8 * NB];
+    fill(codes, (size_t)N * 4 * NB, RANDOM, 1);
+    fill(q, sizeof q, RANDOM, 2);
+    const char *names[] = {"hamming", "ip_planes(1-bit code, 4-bit query)",
+                           "ip_multi(4-bit code, 8-bit query)"};
+    vq_isa tiers[3] = {VQ_ISA_SCALAR, VQ_ISA_AVX2, VQ_ISA_AVX512};
+    for (int kfn = 0; kfn < 3; kfn++) {
+        double rate[3] = {0, 0, 0};
+        uint64_t sum[3] = {0, 0, 0};
+        for (int t = 0; t < 3; t++) {
+            if (tiers[t] > vq_isa_supported()) continue;
+            const vq_k_bits *k = vq__k_bits(tiers[t]);
+            int reps = tiers[t] == VQ_ISA_SCALAR ? 3 : 30;
+            double best = 1e30;
+            for (int r = 0; r < reps; r++) {
+                uint64_t s = 0;
+                double a = cpu_now();
+                for (size_t i = 0; i < N; i++) {
+                    const uint8_t *c = codes + i * (kfn == 2 ? 4 * NB : NB);
+                    s += kfn == 0   ? k->hamming(c, q, NB)
+                         : kfn == 1 ? k->ip_planes(c, q, NB, 4)
+                                    : k->ip_multi(c, 4, q, 8, NB);
+                }
+                double e = cpu_now() - a;
+                best = e < best ? e : best;
+                sum[t] = s;
+            }
+            rate[t] = N / best;
+            if (t) cr_expect_eq(sum[t], sum[0], "%s: checksum of tier %d", names[kfn], t);
+        }
+        printf("{\"kernel\":\"%s\",\"d\":784,\"scalar_codes_per_s\":%.0f,\"avx2_codes_per_s\":%.0f,"
+               "\"avx512_codes_per_s\":%.0f,\"timing\":\"thread cpu time, best of reps\"}\n",
+               names[kfn], rate[0], rate[1], rate[2]);
+        fflush(stdout);
+    }
+    free(codes);
+}

@@ -34,7 +34,7 @@ static float *lowrank(size_t n, size_t d, size_t r, float noise, uint64_t seed) 
 }
 
 Test(pca, full_rank_f32_reproduces_distances) {
-    /* The registry refers to pca weakly; this strong reference keeps pca.o linked. */
+    /* The registry entry is the one pca.c defines. */
     cr_assert_str_eq(vq__ops_pca.name, "pca");
     size_t n = 500, d = 48;
     float *x = lowrank(n, d, 10, 0.5f, 1), q[48], dist[500];
