@@ -230,8 +230,8 @@ int vq_cmd_quant_bench(int argc, char **argv) {
         vq_err e = {0};
         int r = vq_qb_quant(quants[i], &data, &p, &row, &e);
         if (r < 0) {
-            fprintf(stderr, "vqdb quant-bench: %s: ", quants[i]);
-            vq_cli_fail("quant-bench", r, &e);
+            fprintf(stderr, "vqdb quant-bench: %s: %s (field: %s)\n", quants[i],
+                    e.msg[0] ? e.msg : vq_strerror(r), e.field);
             failed = 1;
         } else if (print_row(&row)) {
             failed = 1;

@@ -11,11 +11,26 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: gen_quant_seeds DIR\n");
         return 2;
     }
-    static const char *specs[] = {"f32",           "fp16",          "bf16",
-                                  "sq8",           "f8e4m3",        "pq:m=4,bits=8",
-                                  "pq:m=4,bits=4", "tq:bits=2",     "tq:bits=4,rescale=1",
-                                  "tq-ip:bits=3",  "rabitq:bits=1", "rabitq:bits=4",
-                                  "qjl",           "bin",           "pca:d=4+sq8"};
+    static const char *specs[] = {"f32",
+                                  "fp16",
+                                  "bf16",
+                                  "sq8",
+                                  "f8e4m3",
+                                  "pq:m=4,bits=8",
+                                  "pq:m=4,bits=4",
+                                  "tq:bits=2",
+                                  "tq:bits=4,rescale=1",
+                                  "tq-ip:bits=3",
+                                  "rabitq:bits=1",
+                                  "rabitq:bits=4",
+                                  "qjl",
+                                  "bin",
+                                  "pca:d=4+sq8",
+                                  "tq:bits=3,norm=16",
+                                  "tq-ip:bits=3,norm=16",
+                                  "qjl:norm=16",
+                                  "bin:bits=2",
+                                  "rabitq:bits=2"};
     enum { N = 300, D = 8 };
     float x[N * D];
     uint64_t s = 12345;
