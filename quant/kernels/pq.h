@@ -2,7 +2,7 @@
  *
  * pq8_scan: 8-bit codes (one byte per sub-quantizer, row-major), float LUT of m * 256
  *   entries (sub-quantizer j's table at lut + 256 j): out[i] = sum_j lut[256 j + code_i[j]].
- *   The SIMD bodies gather VF_W table entries per instruction, several codes at a time.
+ *   The ISA bodies interleave several codes and load eight code bytes at once.
  *
  * pq4_fastscan: 4-bit codes in packed blocks of 32 vectors (FAISS "fast-scan", Andre et al.
  *   2015 / FAISS IndexPQFastScan), scored with a uint8 LUT of m * 16 entries (sub-quantizer
