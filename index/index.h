@@ -56,7 +56,9 @@
  * VQI_ADD_CHUNK vectors), searches take it shared per query, so a search sees each chunk
  * entirely or not at all. Writers must not run concurrently with each other (the caller
  * serializes writers; a second concurrent writer is detected and fails with VQ_ESTATE).
- * train, load and free must not run concurrently with anything on the same handle.
+ * train, load and free must not run concurrently with anything on the same handle. A
+ * vqi_searcher belongs to one thread at a time. FAISS-backed indexes: nprobe/ef are set on
+ * the shared FAISS index, so concurrent searchers should use the same values.
  */
 #ifndef VQI_INDEX_H
 #define VQI_INDEX_H

