@@ -43,13 +43,14 @@ typedef struct head {
 
 struct vqe_kv {
     vqe_kv_params p;
+    unsigned S, D; /* storage heads per layer and their dimension (joint: 1 x n_heads*hd) */
     char kspec[VQ_SPEC_MAX], vspec[VQ_SPEC_MAX];
     head *h;   /* n_layers * n_heads */
     size_t *n; /* tokens per layer */
     int *ready;
     float scale;
     size_t sc_cap;
-    float *sc, *dec, *gq, *tmp;
+    float *sc, *dec, *gq, *tmp, *qf;
 };
 
 vqe_kv_params vqe_kv_params_default(void) {
@@ -77,7 +78,7 @@ static void side_free(side *s) {
 void vqe_kv_free(vqe_kv *kv) {
     if (!kv) return;
     if (kv->h)
-        for (size_t i = 0; i < (size_t)kv->p.n_layers * kv->p.n_heads; i++) {
+        for (size_t i = 0; i < (size_t)kv->p.n_layers * kv->S; i++) {
             side_free(&kv->h[i].k);
             side_free(&kv->h[i].v);
             vq_free(kv->h[i].wk);
@@ -90,6 +91,7 @@ void vqe_kv_free(vqe_kv *kv) {
     vq_free(kv->dec);
     vq_free(kv->gq);
     vq_free(kv->tmp);
+    vq_free(kv->qf);
     vq_free(kv);
 }
 
@@ -151,10 +153,14 @@ int vqe_kv_new(const vqe_kv_params *p, vqe_kv **out, vq_err *err) {
                "n_query_heads", "n_query_heads %u is not a multiple of n_heads %u", nq, p->n_heads);
     VQ_FAIL_IF(p->window > VQE_KV_WINDOW_MAX, VQ_EINVAL, err, "window", "window %u > %u", p->window,
                VQE_KV_WINDOW_MAX);
-    VQ_FAIL_IF(p->key_outliers >= p->head_dim, VQ_EINVAL, err, "key_outliers",
-               "key_outliers %u must be below head_dim %u", p->key_outliers, p->head_dim);
-    VQ_FAIL_IF(p->value_outliers >= p->head_dim, VQ_EINVAL, err, "value_outliers",
-               "value_outliers %u must be below head_dim %u", p->value_outliers, p->head_dim);
+    unsigned S = p->joint_heads ? 1 : p->n_heads,
+             D = p->joint_heads ? p->n_heads * p->head_dim : p->head_dim;
+    VQ_FAIL_IF(D > VQE_KV_HEAD_DIM_MAX, VQ_EINVAL, err, "joint_heads",
+               "n_heads * head_dim = %u > %u with joint_heads", D, VQE_KV_HEAD_DIM_MAX);
+    VQ_FAIL_IF(p->key_outliers >= D, VQ_EINVAL, err, "key_outliers",
+               "key_outliers %u must be below the quantized dimension %u", p->key_outliers, D);
+    VQ_FAIL_IF(p->value_outliers >= D, VQ_EINVAL, err, "value_outliers",
+               "value_outliers %u must be below the quantized dimension %u", p->value_outliers, D);
     VQ_FAIL_IF(!(p->scale >= 0) || !isfinite(p->scale), VQ_EINVAL, err, "scale",
                "scale must be finite and >= 0");
     const char *ks = p->key_spec ? p->key_spec : "f32", *vs = p->value_spec ? p->value_spec : "f32";
@@ -164,27 +170,30 @@ int vqe_kv_new(const vqe_kv_params *p, vqe_kv **out, vq_err *err) {
     VQ_FAIL_IF(!kv, VQ_ENOMEM, err, "kv", "out of memory");
     kv->p = *p;
     kv->p.n_query_heads = nq;
+    kv->S = S;
+    kv->D = D;
     strcpy(kv->kspec, ks);
     strcpy(kv->vspec, vs);
     kv->p.key_spec = kv->kspec;
     kv->p.value_spec = kv->vspec;
     kv->scale = p->scale > 0 ? p->scale : 1.0f / sqrtf((float)p->head_dim);
-    size_t nh = (size_t)p->n_layers * p->n_heads, hd = p->head_dim;
+    size_t nh = (size_t)p->n_layers * S, hd = D;
     kv->h = vq_calloc(nh, sizeof(head));
     kv->n = vq_calloc(p->n_layers, sizeof(size_t));
     kv->ready = vq_calloc(p->n_layers, sizeof(int));
     kv->dec = vq_malloc(VQE_KV_DECODE_BLOCK * hd * sizeof(float));
     kv->gq = vq_malloc(hd * sizeof(float));
     kv->tmp = vq_malloc(hd * sizeof(float));
+    kv->qf = vq_calloc(hd, sizeof(float));
     int rc = VQ_OK;
-    if (!kv->h || !kv->n || !kv->ready || !kv->dec || !kv->gq || !kv->tmp) {
+    if (!kv->h || !kv->n || !kv->ready || !kv->dec || !kv->gq || !kv->tmp || !kv->qf) {
         rc = vq_err_set(err, VQ_ENOMEM, "kv", "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < nh; i++) {
         head *h = &kv->h[i];
-        if ((rc = side_init(&h->k, ks, p->head_dim, p->key_outliers, 1, err)) < 0) goto fail;
-        if ((rc = side_init(&h->v, vs, p->head_dim, p->value_outliers, 0, err)) < 0) goto fail;
+        if ((rc = side_init(&h->k, ks, D, p->key_outliers, 1, err)) < 0) goto fail;
+        if ((rc = side_init(&h->v, vs, D, p->value_outliers, 0, err)) < 0) goto fail;
         if (p->window) {
             h->wk = vq_malloc((size_t)p->window * hd * sizeof(float));
             h->wv = vq_malloc((size_t)p->window * hd * sizeof(float));
@@ -195,7 +204,7 @@ int vqe_kv_new(const vqe_kv_params *p, vqe_kv **out, vq_err *err) {
         }
     }
     for (unsigned l = 0; l < p->n_layers; l++) {
-        const head *h = &kv->h[(size_t)l * p->n_heads];
+        const head *h = &kv->h[(size_t)l * S];
         int need = p->key_outliers || p->value_outliers ||
                    (h->k.qz && !vq_quant_is_trained(h->k.qz)) ||
                    (h->v.qz && !vq_quant_is_trained(h->v.qz));
@@ -251,8 +260,8 @@ static int side_train(side *s, unsigned hd, size_t n, const float *x, size_t str
 void vqe_kv_reset(vqe_kv *kv) {
     for (unsigned l = 0; l < kv->p.n_layers; l++) {
         kv->n[l] = 0;
-        for (unsigned h = 0; h < kv->p.n_heads; h++) {
-            head *hh = &kv->h[(size_t)l * kv->p.n_heads + h];
+        for (unsigned h = 0; h < kv->S; h++) {
+            head *hh = &kv->h[(size_t)l * kv->S + h];
             if (hh->k.kk) vqe__kivi_keys_reset(hh->k.kk);
         }
     }
@@ -266,9 +275,9 @@ int vqe_kv_calibrate(vqe_kv *kv, unsigned layer, size_t n, const float *keys, co
     size_t w = (size_t)kv->p.n_heads * kv->p.head_dim;
     VQ_TRY(vq_check_finite(keys, n, w, "keys", err));
     VQ_TRY(vq_check_finite(values, n, w, "values", err));
-    unsigned hd = kv->p.head_dim;
-    for (unsigned h = 0; h < kv->p.n_heads; h++) {
-        head *hh = &kv->h[(size_t)layer * kv->p.n_heads + h];
+    unsigned hd = kv->D;
+    for (unsigned h = 0; h < kv->S; h++) {
+        head *hh = &kv->h[(size_t)layer * kv->S + h];
         /* Fresh quantizers: a second calibration retrains instead of failing on a trained
          * handle. */
         VQ_TRY(side_init(&hh->k, kv->kspec, hd, kv->p.key_outliers, 1, err));
@@ -335,8 +344,8 @@ int vqe_kv_append(vqe_kv *kv, unsigned layer, const float *key, const float *val
     VQ_FAIL_IF(!kv->ready[layer], VQ_ESTATE, err, "layer",
                "layer %u needs vqe_kv_calibrate first (a spec needs training or outliers are on)",
                layer);
-    unsigned hd = kv->p.head_dim, W = kv->p.window;
-    size_t w = (size_t)kv->p.n_heads * hd, n = kv->n[layer];
+    unsigned hd = kv->D, W = kv->p.window;
+    size_t w = (size_t)kv->S * hd, n = kv->n[layer];
     VQ_TRY(vq_check_finite(key, 1, w, "key", err));
     VQ_TRY(vq_check_finite(value, 1, w, "value", err));
     if (n + 1 > kv->sc_cap) {
@@ -346,8 +355,8 @@ int vqe_kv_append(vqe_kv *kv, unsigned layer, const float *key, const float *val
         kv->sc = sc;
         kv->sc_cap = nc;
     }
-    for (unsigned h = 0; h < kv->p.n_heads; h++) {
-        head *hh = &kv->h[(size_t)layer * kv->p.n_heads + h];
+    for (unsigned h = 0; h < kv->S; h++) {
+        head *hh = &kv->h[(size_t)layer * kv->S + h];
         const float *k = key + (size_t)h * hd, *v = value + (size_t)h * hd;
         if (W == 0) {
             VQ_TRY(side_push(&hh->k, n, k, kv->tmp, err));
@@ -374,11 +383,19 @@ int vqe_kv_attend(vqe_kv *kv, unsigned layer, unsigned head_i, const float *q, f
                   float *logits, float *probs, vq_err *err) {
     VQ_FAIL_IF(layer >= kv->p.n_layers || head_i >= kv->p.n_heads, VQ_EINVAL, err, "head",
                "layer %u / head %u outside %u x %u", layer, head_i, kv->p.n_layers, kv->p.n_heads);
-    unsigned hd = kv->p.head_dim, W = kv->p.window;
-    head *hh = &kv->h[(size_t)layer * kv->p.n_heads + head_i];
+    /* Joint storage: the query is zero outside its head's slice [off, off + hd), so the
+     * full-vector inner product estimate is the head's own. */
+    unsigned hd = kv->D, W = kv->p.window, ohd = kv->p.head_dim;
+    unsigned off = kv->p.joint_heads ? head_i * ohd : 0, end = off + ohd;
+    head *hh = &kv->h[(size_t)layer * kv->S + (kv->p.joint_heads ? 0 : head_i)];
     size_t n = kv->n[layer], nc = n_compressed(kv, n);
-    memset(out, 0, hd * sizeof(float));
+    memset(out, 0, ohd * sizeof(float));
     if (n == 0) return VQ_OK;
+    if (kv->p.joint_heads) {
+        memset(kv->qf, 0, hd * sizeof(float));
+        memcpy(kv->qf + off, q, ohd * sizeof(float));
+        q = kv->qf;
+    }
     float *sc = kv->sc;
     side *ks = &hh->k, *vs = &hh->v;
     /* Keys: scores on the codes, then the exact outlier and window terms. */
@@ -400,7 +417,7 @@ int vqe_kv_attend(vqe_kv *kv, unsigned layer, unsigned head_i, const float *q, f
     for (size_t t = nc; t < n; t++) {
         const float *k = hh->wk + (t % W) * hd;
         float a = 0;
-        for (unsigned i = 0; i < hd; i++) a += q[i] * k[i];
+        for (unsigned i = off; i < end; i++) a += q[i] * k[i];
         sc[t] = a;
     }
     float mx = -INFINITY;
@@ -428,18 +445,24 @@ int vqe_kv_attend(vqe_kv *kv, unsigned layer, unsigned head_i, const float *q, f
             float a = sc[t0 + i];
             const float *d = kv->dec + i * vs->qd;
             if (vs->o == 0) {
-                for (unsigned c = 0; c < hd; c++) out[c] += a * d[c];
+                for (unsigned c = 0; c < ohd; c++) out[c] += a * d[off + c];
             } else {
-                for (unsigned c = 0; c < vs->qd; c++) out[vs->iidx[c]] += a * d[c];
+                for (unsigned c = 0; c < vs->qd; c++) {
+                    unsigned ch = vs->iidx[c];
+                    if (ch >= off && ch < end) out[ch - off] += a * d[c];
+                }
                 const uint16_t *ol = vs->outl + (t0 + i) * vs->o;
-                for (unsigned j = 0; j < vs->o; j++) out[vs->oidx[j]] += a * vq__f16_to_f32(ol[j]);
+                for (unsigned j = 0; j < vs->o; j++) {
+                    unsigned ch = vs->oidx[j];
+                    if (ch >= off && ch < end) out[ch - off] += a * vq__f16_to_f32(ol[j]);
+                }
             }
         }
     }
     for (size_t t = nc; t < n; t++) {
-        const float *v = hh->wv + (t % W) * hd;
+        const float *v = hh->wv + (t % W) * hd + off;
         float a = sc[t];
-        for (unsigned c = 0; c < hd; c++) out[c] += a * v[c];
+        for (unsigned c = 0; c < ohd; c++) out[c] += a * v[c];
     }
     return VQ_OK;
 }
@@ -450,14 +473,15 @@ int vqe_kv_reconstruct(const vqe_kv *kv, unsigned layer, unsigned head_i, size_t
                "layer %u / head %u outside %u x %u", layer, head_i, kv->p.n_layers, kv->p.n_heads);
     size_t n = kv->n[layer], nc = n_compressed(kv, n);
     VQ_FAIL_IF(t >= n, VQ_EINVAL, err, "t", "token %zu >= %zu held", t, n);
-    unsigned hd = kv->p.head_dim, W = kv->p.window;
-    const head *hh = &kv->h[(size_t)layer * kv->p.n_heads + head_i];
+    unsigned hd = kv->D, W = kv->p.window, ohd = kv->p.head_dim;
+    unsigned off = kv->p.joint_heads ? head_i * ohd : 0;
+    const head *hh = &kv->h[(size_t)layer * kv->S + (kv->p.joint_heads ? 0 : head_i)];
     if (t >= nc) {
-        if (key) memcpy(key, hh->wk + (t % W) * hd, hd * sizeof(float));
-        if (value) memcpy(value, hh->wv + (t % W) * hd, hd * sizeof(float));
+        if (key) memcpy(key, hh->wk + (t % W) * hd + off, ohd * sizeof(float));
+        if (value) memcpy(value, hh->wv + (t % W) * hd + off, ohd * sizeof(float));
         return VQ_OK;
     }
-    float tmp[VQE_KV_HEAD_DIM_MAX];
+    float tmp[VQE_KV_HEAD_DIM_MAX], full[VQE_KV_HEAD_DIM_MAX];
     for (int sd = 0; sd < 2; sd++) {
         const side *s = sd ? &hh->v : &hh->k;
         float *x = sd ? value : key;
@@ -475,8 +499,10 @@ int vqe_kv_reconstruct(const vqe_kv *kv, unsigned layer, unsigned head_i, size_t
             vq_quant_unpack(s->qz, s->codes + t / s->block * s->block_bytes, t % s->block, code);
             VQ_TRY(vq_quant_decode(s->qz, 1, code, tmp, err));
         }
-        for (unsigned i = 0; i < s->qd; i++) x[s->iidx[i]] = tmp[i];
-        for (unsigned j = 0; j < s->o; j++) x[s->oidx[j]] = vq__f16_to_f32(s->outl[t * s->o + j]);
+        for (unsigned i = 0; i < s->qd; i++) full[s->iidx[i]] = tmp[i];
+        for (unsigned j = 0; j < s->o; j++)
+            full[s->oidx[j]] = vq__f16_to_f32(s->outl[t * s->o + j]);
+        memcpy(x, full + off, ohd * sizeof(float));
     }
     return VQ_OK;
 }
@@ -492,21 +518,21 @@ static size_t side_bytes(const side *s, size_t nc) {
 
 void vqe_kv_stats_get(const vqe_kv *kv, vqe_kv_stats *st) {
     memset(st, 0, sizeof *st);
-    unsigned hd = kv->p.head_dim;
+    unsigned hd = kv->D;
     size_t positions = 0;
     for (unsigned l = 0; l < kv->p.n_layers; l++) {
         size_t n = kv->n[l], nc = n_compressed(kv, n), nw = n - nc;
         st->tokens += n;
         if (n > positions) positions = n;
-        for (unsigned h = 0; h < kv->p.n_heads; h++) {
-            const head *hh = &kv->h[(size_t)l * kv->p.n_heads + h];
+        for (unsigned h = 0; h < kv->S; h++) {
+            const head *hh = &kv->h[(size_t)l * kv->S + h];
             st->key_bytes += side_bytes(&hh->k, nc) + nw * hd * sizeof(float);
             st->value_bytes += side_bytes(&hh->v, nc) + nw * hd * sizeof(float);
             if (hh->k.qz) st->state_bytes += vq_quant_state_bytes(hh->k.qz);
             if (hh->v.qz) st->state_bytes += vq_quant_state_bytes(hh->v.qz);
         }
     }
-    double ch = (double)st->tokens * kv->p.n_heads * hd;
+    double ch = (double)st->tokens * kv->S * hd;
     if (ch > 0) {
         st->key_bits = 8.0 * (double)st->key_bytes / ch;
         st->value_bits = 8.0 * (double)st->value_bytes / ch;

@@ -4,7 +4,8 @@
  * Layout: per layer and per key/value head, keys and values are stored apart, each under its
  * own spec: any quant/ spec ("tq:bits=3", "tq-ip:bits=3", "qjl:m=32", "pq:m=8,bits=4", "sq8",
  * "fp16", "f32"...) or the KIVI-style integer baseline "kivi:bits=2|4[,group=G]" (kivi.h).
- * Options: a full-precision window of the most recent tokens (fp32), and per head a few
+ * Options: joint quantization of a layer's heads as one vector (joint_heads), a
+ * full-precision window of the most recent tokens (fp32), and per head a few
  * outlier channels kept in fp16 and left out of the quantized vector (chosen on the
  * calibration tokens by mean |x| per channel, as QJL and KIVI do for keys).
  *
@@ -55,6 +56,11 @@ typedef struct vqe_kv_params {
     unsigned key_outliers;  /* fp16 outlier channels per head, [0, head_dim - 1] */
     unsigned value_outliers;
     float scale; /* softmax temperature on q·k; 0 means 1/sqrt(head_dim) */
+    /* 1: quantize the concatenation of a layer's n_heads keys (values) as one vector, so
+     * per-vector overheads (norms, scales) spread over n_heads * head_dim channels; each
+     * head's scores come from the joint code with the query zero outside its slice.
+     * Outliers are then chosen per layer. 0: one quantized vector per head. */
+    unsigned joint_heads;
 } vqe_kv_params;
 
 vqe_kv_params vqe_kv_params_default(void);

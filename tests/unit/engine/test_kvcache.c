@@ -61,7 +61,7 @@ Test(kvcache, attention_on_codes_equals_attention_on_reconstruction, .timeout = 
             continue;
         }
         if (strncmp(specs[s], "kivi", 4)) vq_quant_free(probe);
-        for (int variant = 0; variant < 3; variant++) {
+        for (int variant = 0; variant < 4; variant++) {
             vqe_kv_params p = vqe_kv_params_default();
             p.n_layers = L;
             p.n_heads = H;
@@ -71,9 +71,10 @@ Test(kvcache, attention_on_codes_equals_attention_on_reconstruction, .timeout = 
             if (strncmp(p.value_spec, "tq", 2) == 0 || strncmp(p.value_spec, "qjl", 3) == 0 ||
                 strncmp(p.value_spec, "pq", 2) == 0)
                 p.value_spec = "sq8";
-            p.window = variant == 1 ? 7 : 0;
-            p.key_outliers = variant == 2 ? 2 : 0;
-            p.value_outliers = variant == 2 ? 1 : 0;
+            p.window = variant == 1 || variant == 3 ? 7 : 0;
+            p.key_outliers = variant >= 2 ? 2 : 0;
+            p.value_outliers = variant >= 2 ? 1 : 0;
+            p.joint_heads = variant == 3;
             vqe_kv *kv;
             cr_assert_eq(vqe_kv_new(&p, &kv, &err), VQ_OK, "%s: %s", specs[s], err.msg);
             for (unsigned l = 0; l < L; l++)
@@ -111,7 +112,7 @@ Test(kvcache, attention_on_codes_equals_attention_on_reconstruction, .timeout = 
             tested++;
         }
     }
-    cr_expect_geq(tested, 15);
+    cr_expect_geq(tested, 20);
 }
 
 Test(kvcache, window_logic_and_bits_accounting) {
@@ -121,19 +122,23 @@ Test(kvcache, window_logic_and_bits_accounting) {
     fill(v, sizeof v / 4, 6, 3.0f);
     struct {
         const char *ks, *vs;
-        unsigned window, ko;
+        unsigned window, ko, joint;
         double kbits, vbits;
     } cases[] = {
-        {"fp16", "fp16", 0, 0, 16, 16},
-        {"f32", "sq8", 0, 0, 32, 8},
+        /* Joint heads: one 32-d vector per token, KIVI value groups of 32 channels. */
+        {"kivi:bits=2", "kivi:bits=2", 0, 0, 1, 3, 3},
+        {"sq8", "kivi:bits=4", 4, 3, 1, (60.0 * (29 * 8 + 3 * 16) / 32 + 4 * 32) / 64,
+         (60.0 * 5 + 4 * 32) / 64},
+        {"fp16", "fp16", 0, 0, 0, 16, 16},
+        {"f32", "sq8", 0, 0, 0, 32, 8},
         /* KIVI keys: 2 bits + fp16 scale and zero per channel per 32 tokens = 3; values in
          * groups of 16 channels (the head): 2 + 32 / 16 = 4. */
-        {"kivi:bits=2", "kivi:bits=2", 0, 0, 3, 4},
-        {"kivi:bits=4", "kivi:bits=4,group=8", 0, 0, 5, 8},
+        {"kivi:bits=2", "kivi:bits=2", 0, 0, 0, 3, 4},
+        {"kivi:bits=4", "kivi:bits=4,group=8", 0, 0, 0, 5, 8},
         /* Window of 8 fp32 tokens out of 64. */
-        {"fp16", "sq8", 8, 0, (56.0 * 16 + 8 * 32) / 64, (56.0 * 8 + 8 * 32) / 64},
+        {"fp16", "sq8", 8, 0, 0, (56.0 * 16 + 8 * 32) / 64, (56.0 * 8 + 8 * 32) / 64},
         /* Two fp16 outlier channels out of 16 beside 14 sq8 channels. */
-        {"sq8", "fp16", 0, 2, (14.0 * 8 + 2 * 16) / 16, 16},
+        {"sq8", "fp16", 0, 2, 0, (14.0 * 8 + 2 * 16) / 16, 16},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         vqe_kv_params p = vqe_kv_params_default();
@@ -144,6 +149,7 @@ Test(kvcache, window_logic_and_bits_accounting) {
         p.value_spec = cases[c].vs;
         p.window = cases[c].window;
         p.key_outliers = cases[c].ko;
+        p.joint_heads = cases[c].joint;
         vqe_kv *kv;
         vq_err err;
         cr_assert_eq(vqe_kv_new(&p, &kv, &err), VQ_OK, "%s", err.msg);
