@@ -277,8 +277,9 @@ int vqe_w_llama2_parse(const uint8_t *buf, size_t len, vqe_w_file *out, vq_err *
     for (size_t i = 0; rc == VQ_OK && i < n; i++) {
         vqe_w_tensor *t = &out->t[i];
         snprintf(t->name, sizeof t->name, "%s", lt[i].name);
-        t->ndim = lt[i].ndim == 1 && lt[i].rows == 1 ? 1 : 2;
-        t->shape[0] = t->ndim == 1 ? lt[i].cols : lt[i].rows;
+        /* Norm vectors stay 1-D (all layers flattened) so they are never quantized. */
+        t->ndim = lt[i].ndim == 1 ? 1 : 2;
+        t->shape[0] = t->ndim == 1 ? lt[i].rows * lt[i].cols : lt[i].rows;
         t->shape[1] = lt[i].cols;
         t->count = lt[i].rows * lt[i].cols;
         t->data = vq_malloc(t->count * 4);

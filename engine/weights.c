@@ -109,45 +109,55 @@ static unsigned get_bits(const uint8_t *p, size_t i, unsigned b) {
     return v >> (bit & 7) & ((1u << b) - 1);
 }
 
-/* Blob: u32 bits, u32 group, fp16 scales (one per group), packed (2^(b-1) + code) values.
- * Symmetric round-to-nearest on levels -(2^(b-1)-1)..2^(b-1)-1 times the scale. */
-static void int_encode(const float *w, size_t count, unsigned bits, unsigned g, wb *out,
+/* Blob: u32 bits, u32 group, u64 cols, fp16 scales (ceil(cols / group) per row, the last
+ * group of a row may be shorter), packed (2^(b-1) + code) values. Symmetric round to
+ * nearest on levels -(2^(b-1)-1)..2^(b-1)-1 times the scale. */
+static void int_encode(const float *w, size_t rows, size_t cols, unsigned bits, unsigned g, wb *out,
                        float *w_hat) {
-    size_t ng = count / g;
+    size_t count = rows * cols;
     int lv = (1 << (bits - 1)) - 1, off = 1 << (bits - 1);
     w_u32(out, bits);
     w_u32(out, g);
+    w_u64(out, cols);
     size_t pb = (count * bits + 7) / 8;
     uint8_t *codes = vq_calloc(pb ? pb : 1, 1);
     if (!codes) {
         out->oom = 1;
         return;
     }
-    for (size_t gi = 0; gi < ng; gi++) {
-        const float *x = w + gi * g;
-        float mx = 0;
-        for (unsigned i = 0; i < g; i++) mx = fmaxf(mx, fabsf(x[i]));
-        uint16_t hs = vq__f32_to_f16(mx / (float)lv);
-        float s = vq__f16_to_f32(hs);
-        w_bytes(out, &hs, 2);
-        for (unsigned i = 0; i < g; i++) {
-            int c = s > 0 ? (int)lrintf(x[i] / s) : 0;
-            c = c < -lv ? -lv : c > lv ? lv : c;
-            put_bits(codes, gi * g + i, bits, (unsigned)(c + off));
-            w_hat[gi * g + i] = s * (float)c;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c0 = 0; c0 < cols; c0 += g) {
+            size_t m = cols - c0 < g ? cols - c0 : g, base = r * cols + c0;
+            const float *x = w + base;
+            float mx = 0;
+            for (size_t i = 0; i < m; i++) mx = fmaxf(mx, fabsf(x[i]));
+            uint16_t hs = vq__f32_to_f16(mx / (float)lv);
+            float s = vq__f16_to_f32(hs);
+            w_bytes(out, &hs, 2);
+            for (size_t i = 0; i < m; i++) {
+                int c = s > 0 ? (int)lrintf(x[i] / s) : 0;
+                c = c < -lv ? -lv : c > lv ? lv : c;
+                put_bits(codes, base + i, bits, (unsigned)(c + off));
+                w_hat[base + i] = s * (float)c;
+            }
         }
-    }
     w_bytes(out, codes, pb);
     vq_free(codes);
 }
 
 static int int_decode(rb *r, size_t count, float *w, vq_err *err) {
     uint32_t bits, g;
+    uint64_t cols;
     VQ_TRY(r_u32(r, &bits, "int.bits", err));
     VQ_TRY(r_u32(r, &g, "int.group", err));
-    VQ_FAIL_IF(bits < 2 || bits > 8 || g < 1 || g > VQE_W_GROUP_MAX || count % g, VQ_ECORRUPT, err,
-               "int", "int block: bits %u / group %u invalid for %zu weights", bits, g, count);
-    size_t ng = count / g, pb = (count * bits + 7) / 8;
+    VQ_TRY(r_u64(r, &cols, "int.cols", err));
+    VQ_FAIL_IF(bits < 2 || bits > 8 || g < 1 || g > VQE_W_GROUP_MAX || cols < 1 || cols > count ||
+                   count % cols,
+               VQ_ECORRUPT, err, "int",
+               "int block: bits %u / group %u / cols %llu invalid for %zu weights", bits, g,
+               (unsigned long long)cols, count);
+    size_t rows = count / (size_t)cols, gpr = ((size_t)cols + g - 1) / g, ng = rows * gpr,
+           pb = (count * bits + 7) / 8;
     VQ_FAIL_IF(ng * 2 + pb != r->len - r->pos, VQ_ECORRUPT, err, "int",
                "int block: %zu bytes for %zu weights at %u bits, need %zu", r->len - r->pos, count,
                bits, ng * 2 + pb);
@@ -158,8 +168,11 @@ static int int_decode(rb *r, size_t count, float *w, vq_err *err) {
         memcpy(&hs, sc + 2 * gi, 2);
         float s = vq__f16_to_f32(hs);
         VQ_FAIL_IF(!isfinite(s), VQ_ECORRUPT, err, "int.scale", "int block: scale not finite");
-        for (unsigned i = 0; i < g; i++)
-            w[gi * g + i] = s * (float)((int)get_bits(codes, gi * g + i, bits) - off);
+        size_t row = gi / gpr, c0 = (gi % gpr) * g, m = cols - c0 < g ? cols - c0 : g;
+        for (size_t i = 0; i < m; i++) {
+            size_t k = row * cols + c0 + i;
+            w[k] = s * (float)((int)get_bits(codes, k, bits) - off);
+        }
     }
     r->pos = r->len;
     return VQ_OK;
@@ -192,9 +205,7 @@ int vqe_w_quantize(const float *w, size_t rows, size_t cols, const vqe_w_params 
     if (isint) {
         VQ_FAIL_IF(p->group && p->group != igroup, VQ_EINVAL, err, "group",
                    "int spec has its own group (%u); --group %u differs", igroup, p->group);
-        VQ_FAIL_IF(cols % igroup, VQ_EINVAL, err, "spec.group",
-                   "int group %u does not divide the %zu columns", igroup, cols);
-        int_encode(w, count, ibits, igroup, &out, w_hat);
+        int_encode(w, rows, cols, ibits, igroup, &out, w_hat);
     } else {
         size_t dim = p->group ? p->group : cols;
         VQ_FAIL_IF(cols % dim, VQ_EINVAL, err, "group", "group %zu does not divide %zu columns",

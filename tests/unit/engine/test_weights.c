@@ -31,8 +31,8 @@ Test(weights, int_baseline_bits_and_error) {
         vqe_w_params p = {.spec = spec};
         vqe_w_result r;
         cr_assert_eq(vqe_w_quantize(w, R, C, &p, h, NULL, NULL, &r, &err), VQ_OK, "%s", err.msg);
-        /* b bits + an fp16 scale per 32 weights + 8 bytes of header. */
-        double want = b + 16.0 / 32 + 64.0 / (R * C);
+        /* b bits + an fp16 scale per 32 weights + 16 bytes of header. */
+        double want = b + 16.0 / 32 + 128.0 / (R * C);
         cr_expect_float_eq(r.bits_per_weight, want, 1e-9, "b=%u: %g vs %g", b, r.bits_per_weight,
                            want);
         cr_expect_lt(r.rel_frob, prev, "error must shrink with bits");
@@ -40,8 +40,15 @@ Test(weights, int_baseline_bits_and_error) {
         /* Symmetric uniform quantization of Gaussian groups: error ~ absmax/(2^(b-1)-1). */
         cr_expect_lt(r.rel_frob, 2.2 / ((1 << (b - 1)) - 1), "b=%u: %g", b, r.rel_frob);
     }
+    /* A group that does not divide the row: each row ends with a shorter group (64 = 48 + 16),
+     * two scales per row. */
     vqe_w_params p = {.spec = "int:bits=4,group=48"};
+    vqe_w_result r;
+    cr_expect_eq(vqe_w_quantize(w, R, C, &p, h, NULL, NULL, &r, &err), VQ_OK);
+    cr_expect_float_eq(r.bits_per_weight, 4 + 2 * 16.0 / 64 + 128.0 / (R * C), 1e-9);
+    p.group = 32;
     cr_expect_eq(vqe_w_quantize(w, R, C, &p, h, NULL, NULL, NULL, &err), VQ_EINVAL);
+    p.group = 0;
     p.spec = "int:bits=1";
     cr_expect_eq(vqe_w_quantize(w, R, C, &p, h, NULL, NULL, NULL, &err), VQ_ESPEC);
     p.spec = "sq8";
@@ -137,7 +144,8 @@ Test(weights, llama2_checkpoint_tensors) {
     cr_expect_str_eq(f.t[7].name, "w1");
     cr_expect_eq(f.t[7].shape[0], L * hid);
     cr_expect_eq(f.t[7].shape[1], d);
-    cr_expect_eq(f.t[1].ndim, 2u); /* rms_att: [layers][dim] */
+    cr_expect_eq(f.t[1].ndim, 1u); /* rms_att: flattened, never quantized */
+    cr_expect_eq(f.t[1].shape[0], L * d);
     cr_expect_eq(f.t[10].ndim, 1u);
     vqe_w_file_free(&f);
     /* Truncated checkpoint. */
