@@ -349,8 +349,10 @@ int vqe_kv_append(vqe_kv *kv, unsigned layer, const float *key, const float *val
     VQ_TRY(vq_check_finite(key, 1, w, "key", err));
     VQ_TRY(vq_check_finite(value, 1, w, "value", err));
     if (n + 1 > kv->sc_cap) {
-        size_t nc = kv->sc_cap ? kv->sc_cap * 2 : 256;
-        float *sc = vq_realloc(kv->sc, kv->sc_cap * sizeof(float), nc * sizeof(float));
+        /* One row of scores per query head that shares a storage head. */
+        size_t nc = kv->sc_cap ? kv->sc_cap * 2 : 256, rows = kv->p.n_query_heads / kv->S;
+        float *sc =
+            vq_realloc(kv->sc, kv->sc_cap * rows * sizeof(float), nc * rows * sizeof(float));
         VQ_FAIL_IF(!sc, VQ_ENOMEM, err, "kv", "out of memory");
         kv->sc = sc;
         kv->sc_cap = nc;
@@ -379,59 +381,68 @@ size_t vqe_kv_len(const vqe_kv *kv, unsigned layer) {
     return layer < kv->p.n_layers ? kv->n[layer] : 0;
 }
 
-int vqe_kv_attend(vqe_kv *kv, unsigned layer, unsigned head_i, const float *q, float *out,
-                  float *logits, float *probs, vq_err *err) {
-    VQ_FAIL_IF(layer >= kv->p.n_layers || head_i >= kv->p.n_heads, VQ_EINVAL, err, "head",
-               "layer %u / head %u outside %u x %u", layer, head_i, kv->p.n_layers, kv->p.n_heads);
-    /* Joint storage: the query is zero outside its head's slice [off, off + hd), so the
-     * full-vector inner product estimate is the head's own. */
+/* Attention of nh queries that read the same storage head hh of a layer: qs[j] (head_dim
+ * floats) belongs to key/value head kvh[j] (its slice of a joint vector); outs[j] gets
+ * head_dim floats. Scores go to kv->sc (nh rows of n), the values are decoded once per block
+ * for all nh queries. */
+static int attend_core(vqe_kv *kv, unsigned layer, head *hh, unsigned nh, const unsigned *kvh,
+                       const float *const *qs, float *const *outs, float *logits, float *probs,
+                       vq_err *err) {
     unsigned hd = kv->D, W = kv->p.window, ohd = kv->p.head_dim;
-    unsigned off = kv->p.joint_heads ? head_i * ohd : 0, end = off + ohd;
-    head *hh = &kv->h[(size_t)layer * kv->S + (kv->p.joint_heads ? 0 : head_i)];
     size_t n = kv->n[layer], nc = n_compressed(kv, n);
-    memset(out, 0, ohd * sizeof(float));
+    for (unsigned j = 0; j < nh; j++) memset(outs[j], 0, ohd * sizeof(float));
     if (n == 0) return VQ_OK;
-    if (kv->p.joint_heads) {
-        memset(kv->qf, 0, hd * sizeof(float));
-        memcpy(kv->qf + off, q, ohd * sizeof(float));
-        q = kv->qf;
-    }
-    float *sc = kv->sc;
     side *ks = &hh->k, *vs = &hh->v;
-    /* Keys: scores on the codes, then the exact outlier and window terms. */
-    if (nc) {
-        for (unsigned i = 0; i < ks->qd; i++) kv->gq[i] = q[ks->iidx[i]];
-        if (ks->kk) {
-            vqe__kivi_keys_dot(ks->kk, kv->gq, sc);
-        } else {
-            if (!ks->qs) VQ_TRY(vq_query_new(ks->qz, &ks->qs, err));
-            VQ_TRY(vq_query_prepare(ks->qs, kv->gq, VQ_METRIC_IP, err));
-            vq_quant_score(ks->qs, ks->codes, nc, sc);
-            for (size_t t = 0; t < nc; t++) sc[t] = -sc[t];
+    unsigned off[VQE_KV_HEADS_MAX];
+    for (unsigned j = 0; j < nh; j++) {
+        /* Joint storage: the query is zero outside its head's slice [off, off + hd), so the
+         * full-vector inner product estimate is the head's own. */
+        off[j] = kv->p.joint_heads ? kvh[j] * ohd : 0;
+        unsigned end = off[j] + ohd;
+        const float *q = qs[j];
+        if (kv->p.joint_heads) {
+            memset(kv->qf, 0, hd * sizeof(float));
+            memcpy(kv->qf + off[j], q, ohd * sizeof(float));
+            q = kv->qf;
         }
-        for (unsigned j = 0; j < ks->o; j++) {
-            float qj = q[ks->oidx[j]];
-            for (size_t t = 0; t < nc; t++) sc[t] += qj * vq__f16_to_f32(ks->outl[t * ks->o + j]);
+        float *sc = kv->sc + (size_t)j * kv->sc_cap;
+        /* Keys: scores on the codes, then the exact outlier and window terms. */
+        if (nc) {
+            for (unsigned i = 0; i < ks->qd; i++) kv->gq[i] = q[ks->iidx[i]];
+            if (ks->kk) {
+                vqe__kivi_keys_dot(ks->kk, kv->gq, sc);
+            } else {
+                if (!ks->qs) VQ_TRY(vq_query_new(ks->qz, &ks->qs, err));
+                VQ_TRY(vq_query_prepare(ks->qs, kv->gq, VQ_METRIC_IP, err));
+                vq_quant_score(ks->qs, ks->codes, nc, sc);
+                for (size_t t = 0; t < nc; t++) sc[t] = -sc[t];
+            }
+            for (unsigned o = 0; o < ks->o; o++) {
+                float qo = q[ks->oidx[o]];
+                if (qo == 0) continue;
+                for (size_t t = 0; t < nc; t++)
+                    sc[t] += qo * vq__f16_to_f32(ks->outl[t * ks->o + o]);
+            }
         }
+        for (size_t t = nc; t < n; t++) {
+            const float *k = hh->wk + (t % W) * hd;
+            float a = 0;
+            for (unsigned i = off[j]; i < end; i++) a += q[i] * k[i];
+            sc[t] = a;
+        }
+        float mx = -INFINITY;
+        for (size_t t = 0; t < n; t++) {
+            sc[t] *= kv->scale;
+            if (sc[t] > mx) mx = sc[t];
+        }
+        if (logits) memcpy(logits, sc, n * sizeof(float));
+        double sum = 0;
+        for (size_t t = 0; t < n; t++) sum += sc[t] = expf(sc[t] - mx);
+        float inv = (float)(1.0 / sum);
+        for (size_t t = 0; t < n; t++) sc[t] *= inv;
+        if (probs) memcpy(probs, sc, n * sizeof(float));
     }
-    for (size_t t = nc; t < n; t++) {
-        const float *k = hh->wk + (t % W) * hd;
-        float a = 0;
-        for (unsigned i = off; i < end; i++) a += q[i] * k[i];
-        sc[t] = a;
-    }
-    float mx = -INFINITY;
-    for (size_t t = 0; t < n; t++) {
-        sc[t] *= kv->scale;
-        if (sc[t] > mx) mx = sc[t];
-    }
-    if (logits) memcpy(logits, sc, n * sizeof(float));
-    double sum = 0;
-    for (size_t t = 0; t < n; t++) sum += sc[t] = expf(sc[t] - mx);
-    float inv = (float)(1.0 / sum);
-    for (size_t t = 0; t < n; t++) sc[t] *= inv;
-    if (probs) memcpy(probs, sc, n * sizeof(float));
-    /* Values: decode a block of tokens into scratch, accumulate, move on. */
+    /* Values: decode a block of tokens into scratch once, accumulate for every query. */
     for (size_t t0 = 0; t0 < nc; t0 += VQE_KV_DECODE_BLOCK) {
         size_t m = nc - t0 < VQE_KV_DECODE_BLOCK ? nc - t0 : VQE_KV_DECODE_BLOCK;
         if (vs->kivi) {
@@ -441,28 +452,65 @@ int vqe_kv_attend(vqe_kv *kv, unsigned layer, unsigned head_i, const float *q, f
         } else {
             VQ_TRY(vq_quant_decode(vs->qz, m, vs->codes + t0 * vs->code_size, kv->dec, err));
         }
-        for (size_t i = 0; i < m; i++) {
-            float a = sc[t0 + i];
-            const float *d = kv->dec + i * vs->qd;
-            if (vs->o == 0) {
-                for (unsigned c = 0; c < ohd; c++) out[c] += a * d[off + c];
-            } else {
+        for (unsigned j = 0; j < nh; j++) {
+            const float *sc = kv->sc + (size_t)j * kv->sc_cap;
+            float *out = outs[j];
+            unsigned o0 = off[j], end = o0 + ohd;
+            for (size_t i = 0; i < m; i++) {
+                float a = sc[t0 + i];
+                const float *d = kv->dec + i * vs->qd;
+                if (vs->o == 0) {
+                    for (unsigned c = 0; c < ohd; c++) out[c] += a * d[o0 + c];
+                    continue;
+                }
                 for (unsigned c = 0; c < vs->qd; c++) {
                     unsigned ch = vs->iidx[c];
-                    if (ch >= off && ch < end) out[ch - off] += a * d[c];
+                    if (ch >= o0 && ch < end) out[ch - o0] += a * d[c];
                 }
                 const uint16_t *ol = vs->outl + (t0 + i) * vs->o;
-                for (unsigned j = 0; j < vs->o; j++) {
-                    unsigned ch = vs->oidx[j];
-                    if (ch >= off && ch < end) out[ch - off] += a * vq__f16_to_f32(ol[j]);
+                for (unsigned o = 0; o < vs->o; o++) {
+                    unsigned ch = vs->oidx[o];
+                    if (ch >= o0 && ch < end) out[ch - o0] += a * vq__f16_to_f32(ol[o]);
                 }
             }
         }
     }
-    for (size_t t = nc; t < n; t++) {
-        const float *v = hh->wv + (t % W) * hd + off;
-        float a = sc[t];
-        for (unsigned c = 0; c < ohd; c++) out[c] += a * v[c];
+    for (unsigned j = 0; j < nh; j++) {
+        const float *sc = kv->sc + (size_t)j * kv->sc_cap;
+        for (size_t t = nc; t < n; t++) {
+            const float *v = hh->wv + (t % W) * hd + off[j];
+            float a = sc[t];
+            for (unsigned c = 0; c < ohd; c++) outs[j][c] += a * v[c];
+        }
+    }
+    return VQ_OK;
+}
+
+int vqe_kv_attend(vqe_kv *kv, unsigned layer, unsigned head_i, const float *q, float *out,
+                  float *logits, float *probs, vq_err *err) {
+    VQ_FAIL_IF(layer >= kv->p.n_layers || head_i >= kv->p.n_heads, VQ_EINVAL, err, "head",
+               "layer %u / head %u outside %u x %u", layer, head_i, kv->p.n_layers, kv->p.n_heads);
+    head *hh = &kv->h[(size_t)layer * kv->S + (kv->p.joint_heads ? 0 : head_i)];
+    return attend_core(kv, layer, hh, 1, &head_i, &q, &out, logits, probs, err);
+}
+
+int vqe_kv_attend_all(vqe_kv *kv, unsigned layer, const float *q, float *out, vq_err *err) {
+    VQ_FAIL_IF(layer >= kv->p.n_layers, VQ_EINVAL, err, "layer", "layer %u >= %u", layer,
+               kv->p.n_layers);
+    unsigned hd = kv->p.head_dim, nq = kv->p.n_query_heads, grp = nq / kv->p.n_heads;
+    unsigned per = nq / kv->S; /* query heads per storage head */
+    unsigned kvh[VQE_KV_HEADS_MAX];
+    const float *qs[VQE_KV_HEADS_MAX];
+    float *outs[VQE_KV_HEADS_MAX];
+    for (unsigned s = 0; s < kv->S; s++) {
+        for (unsigned j = 0; j < per; j++) {
+            unsigned h = s * per + j;
+            kvh[j] = h / grp;
+            qs[j] = q + (size_t)h * hd;
+            outs[j] = out + (size_t)h * hd;
+        }
+        VQ_TRY(attend_core(kv, layer, &kv->h[(size_t)layer * kv->S + s], per, kvh, qs, outs, NULL,
+                           NULL, err));
     }
     return VQ_OK;
 }
@@ -546,12 +594,7 @@ static int llm_append(void *ctx, int layer, const float *k, const float *v, vq_e
 }
 
 static int llm_attend(void *ctx, int layer, const float *q, float *out, vq_err *err) {
-    vqe_kv *kv = ctx;
-    unsigned hd = kv->p.head_dim, grp = kv->p.n_query_heads / kv->p.n_heads;
-    for (unsigned h = 0; h < kv->p.n_query_heads; h++)
-        VQ_TRY(vqe_kv_attend(kv, (unsigned)layer, h / grp, q + (size_t)h * hd, out + (size_t)h * hd,
-                             NULL, NULL, err));
-    return VQ_OK;
+    return vqe_kv_attend_all(ctx, (unsigned)layer, q, out, err);
 }
 
 vqe_llm_kv vqe_kv_llm(vqe_kv *kv) {

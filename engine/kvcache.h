@@ -87,6 +87,10 @@ void vqe_kv_reset(vqe_kv *kv);
  * each when non-NULL. */
 int vqe_kv_attend(vqe_kv *kv, unsigned layer, unsigned head, const float *q, float *out,
                   float *logits, float *probs, vq_err *err);
+/* Attention of all n_query_heads queries of a layer (q and out: n_query_heads * head_dim
+ * floats; query head h reads key/value head h / (n_query_heads / n_heads)). Each block of
+ * values is decoded once for all the query heads that read it. */
+int vqe_kv_attend_all(vqe_kv *kv, unsigned layer, const float *q, float *out, vq_err *err);
 /* The reconstruction of token t of (layer, head): head_dim floats each (either may be NULL).
  * For tests and diagnostics; attend never calls it. */
 int vqe_kv_reconstruct(const vqe_kv *kv, unsigned layer, unsigned head, size_t t, float *key,

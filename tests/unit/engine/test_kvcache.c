@@ -289,3 +289,38 @@ Test(kvcache, f32_cache_reproduces_fp32_forward) {
     free(w);
     free(b);
 }
+
+/* attend_all (values decoded once for every query head) equals per-head attend, with
+ * grouped query heads, joint storage, a window and outliers. */
+Test(kvcache, attend_all_equals_per_head) {
+    enum { H = 2, NQ = 4, HD = 8, N = 70 };
+    float k[N * H * HD], v[N * H * HD], q[NQ * HD], out[NQ * HD], o1[HD];
+    fill(k, sizeof k / 4, 21, 1.0f);
+    fill(v, sizeof v / 4, 22, 1.0f);
+    fill(q, sizeof q / 4, 23, 1.0f);
+    for (int joint = 0; joint < 2; joint++) {
+        vqe_kv_params p = vqe_kv_params_default();
+        p.n_heads = H;
+        p.n_query_heads = NQ;
+        p.head_dim = HD;
+        p.key_spec = "sq8";
+        p.value_spec = joint ? "kivi:bits=4" : "sq8";
+        p.window = 9;
+        p.key_outliers = 1;
+        p.joint_heads = (unsigned)joint;
+        vqe_kv *kv;
+        vq_err err;
+        cr_assert_eq(vqe_kv_new(&p, &kv, &err), VQ_OK, "%s", err.msg);
+        cr_assert_eq(vqe_kv_calibrate(kv, 0, N, k, v, &err), VQ_OK, "%s", err.msg);
+        for (size_t t = 0; t < N; t++)
+            cr_assert_eq(vqe_kv_append(kv, 0, k + t * H * HD, v + t * H * HD, &err), VQ_OK);
+        cr_assert_eq(vqe_kv_attend_all(kv, 0, q, out, &err), VQ_OK);
+        for (unsigned h = 0; h < NQ; h++) {
+            cr_assert_eq(vqe_kv_attend(kv, 0, h / (NQ / H), q + h * HD, o1, NULL, NULL, &err),
+                         VQ_OK);
+            for (unsigned i = 0; i < HD; i++)
+                cr_expect_float_eq(out[h * HD + i], o1[i], 1e-6, "joint %d head %u", joint, h);
+        }
+        vqe_kv_free(kv);
+    }
+}
