@@ -112,6 +112,7 @@ Test(weights, compressed_file_roundtrip_and_corruption) {
         cr_expect(!memcmp(back.t[0].data, recon.t[0].data, sizeof a), "%s: decode differs",
                   specs[s]);
         cr_expect(!memcmp(back.t[1].data, b, sizeof b));
+        vqe_w_file_free(&back);
         /* Every truncation and single-byte flip is rejected. */
         for (size_t cut = 0; cut < len; cut += 97)
             cr_expect_neq(vqe_w_decompress(buf, cut, &back, &err), VQ_OK, "cut %zu", cut);
