@@ -242,7 +242,10 @@ static int prepare(vq_query *qs, const float *query, vq_err *err) {
     (void)err;
     const pq_impl *im = qs->q->impl;
     pq_query *s = qs->impl;
-    const vq_k_f32 *k = vq__k_f32(qs->isa);
+    /* The table always comes from the dispatched float kernels, whatever qs->isa says: the
+     * ISA switch compares scan kernels, and with the same table the 4-bit SIMD and scalar
+     * scans then agree bit for bit. */
+    const vq_k_f32 *k = vq__k_f32(vq_isa_active());
     int l2 = qs->metric == VQ_METRIC_L2;
     for (size_t j = 0; j < im->m; j++) {
         const float *qj = query + j * im->dsub;
