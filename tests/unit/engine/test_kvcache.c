@@ -40,10 +40,10 @@ static void ref_attend(const vqe_kv *kv, unsigned l, unsigned h, size_t n, unsig
 
 static const char *specs[] = {"f32",          "fp16",        "sq8",
                               "kivi:bits=2",  "kivi:bits=4", "tq:bits=3",
-                              "tq-ip:bits=3", "qjl:m=32",    "pq:m=4,bits=4"};
+                              "tq-ip:bits=3", "qjl:m=32",    "pq:m=2,bits=8"};
 
 Test(kvcache, attention_on_codes_equals_attention_on_reconstruction, .timeout = 60) {
-    enum { L = 2, H = 2, HD = 16, N = 75, CAL = 64 };
+    enum { L = 2, H = 2, HD = 16, N = 75, CAL = 320 };
     float cal_k[CAL * H * HD], cal_v[CAL * H * HD], k[N * H * HD], v[N * H * HD], q[HD];
     fill(cal_k, sizeof cal_k / 4, 1, 2.0f);
     fill(cal_v, sizeof cal_v / 4, 2, 1.0f);
