@@ -33,7 +33,7 @@ typedef struct opts {
     const char *model, *tokenizer, *kv_data;
     const char *key[MAXSET], *value[MAXSET], *weights[MAXSET];
     int nkey, nvalue, nweights;
-    unsigned window, key_outliers, value_outliers, joint, group;
+    unsigned window, key_outliers, value_outliers, joint, group, center;
     int seqs, calib, reps, json, per_tensor;
     const char *synthetic;
     unsigned syn_heads, syn_dim;
@@ -433,6 +433,7 @@ static int make_kv(const bench *b, const opts *o, const char *ks, const char *vs
     p.key_outliers = o->key_outliers;
     p.value_outliers = o->value_outliers;
     p.joint_heads = o->joint;
+    p.center = o->center;
     vqe_kv *kv;
     VQ_TRY(vqe_kv_new(&p, &kv, err));
     for (int l = 0; l < c->n_layers; l++) {
@@ -465,7 +466,7 @@ static int run_setting(const bench *b, const opts *o, const char *ks, const char
     double fp32_bpt = 2.0 * c->n_layers * c->kv_dim * 4;
     if (o->json)
         printf("{\"key\":\"%s\",\"value\":\"%s\",\"window\":%u,\"key_outliers\":%u,"
-               "\"value_outliers\":%u,\"joint_heads\":%u,\"bits_per_channel\":%.4f,"
+               "\"value_outliers\":%u,\"joint_heads\":%u,\"center\":%u,\"bits_per_channel\":%.4f,"
                "\"key_bits\":%.4f,\"value_bits\":%.4f,\"bytes_per_token\":%.1f,"
                "\"fp32_bytes_per_token\":%.0f,\"memory_ratio\":%.3f,"
                "\"next_token_agreement\":%.5f,\"loglik_delta\":%.6f,\"next_token_kl\":%.6f,"
@@ -473,8 +474,8 @@ static int run_setting(const bench *b, const opts *o, const char *ks, const char
                "\"top5_agreement\":%.5f,\"step_time_ratio_vs_fp32\":%.3f,"
                "\"attn_time_ratio_vs_fp32\":%.3f,\"step_us\":%.2f,\"fp32_step_us\":%.2f,"
                "\"seqs\":%d,\"positions\":%d}\n",
-               ks, vs, o->window, o->key_outliers, o->value_outliers, o->joint, st.bits_per_channel,
-               st.key_bits, st.value_bits, st.bytes_per_token, fp32_bpt,
+               ks, vs, o->window, o->key_outliers, o->value_outliers, o->joint, o->center,
+               st.bits_per_channel, st.key_bits, st.value_bits, st.bytes_per_token, fp32_bpt,
                fp32_bpt / st.bytes_per_token, e.agree, e.lld, e.kl, a.score_rel, a.kl, a.out_rel,
                a.top5, sc / s32, ac / a32, sc * 1e6, s32 * 1e6, b->nseq, b->nseq * b->T);
     else
@@ -588,6 +589,7 @@ static int run_synthetic(const opts *o, size_t n, const char *ks, const char *vs
             p.key_outliers = o->key_outliers;
             p.value_outliers = o->value_outliers;
             p.joint_heads = o->joint;
+            p.center = o->center;
         }
         if ((rc = vqe_kv_new(&p, &kv[m], err)) < 0) break;
         if ((rc = vqe_kv_calibrate(kv[m], 0, ncal, ck, cv, err)) < 0) break;
@@ -640,16 +642,17 @@ static int run_synthetic(const opts *o, size_t n, const char *ks, const char *vs
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: vqdb kv-bench --model FILE --tokenizer FILE [--kv-data DIR]\n"
-               "         --key SPEC --value SPEC [--key SPEC --value SPEC ...]\n"
-               "         [--window N] [--key-outliers N] [--value-outliers N] [--joint]\n"
-               "         [--seqs N (64)] [--calib N (4)] [--reps N (31, 0 = no timing)] [--json]\n"
-               "       vqdb kv-bench --model FILE --weights SPEC [--weights ...] [--group G]\n"
-               "         [--per-tensor] [--json]\n"
-               "       vqdb kv-bench --synthetic-tokens 4096,16384,32768 --key SPEC --value SPEC\n"
-               "         [--heads H (4)] [--head-dim D (128)] [--window N] [--joint]\n"
-               "specs: quant/ specs (tq:bits=3, tq-ip:bits=3, qjl:m=32, pq:m=8,bits=4, sq8, fp16,\n"
-               "       f32) or kivi:bits=2|4[,group=G]; weights also int:bits=b[,group=32]\n");
+    fprintf(f,
+            "usage: vqdb kv-bench --model FILE --tokenizer FILE [--kv-data DIR]\n"
+            "         --key SPEC --value SPEC [--key SPEC --value SPEC ...]\n"
+            "         [--window N] [--key-outliers N] [--value-outliers N] [--joint] [--center]\n"
+            "         [--seqs N (64)] [--calib N (4)] [--reps N (31, 0 = no timing)] [--json]\n"
+            "       vqdb kv-bench --model FILE --weights SPEC [--weights ...] [--group G]\n"
+            "         [--per-tensor] [--json]\n"
+            "       vqdb kv-bench --synthetic-tokens 4096,16384,32768 --key SPEC --value SPEC\n"
+            "         [--heads H (4)] [--head-dim D (128)] [--window N] [--joint]\n"
+            "specs: quant/ specs (tq:bits=3, tq-ip:bits=3, qjl:m=32, pq:m=8,bits=4, sq8, fp16,\n"
+            "       f32) or kivi:bits=2|4[,group=G]; weights also int:bits=b[,group=32]\n");
 }
 
 static int parse_uint(const char *s, unsigned *out) {
@@ -725,6 +728,8 @@ int vq_cmd_kv_bench(int argc, char **argv) {
         } else if (!strcmp(a, "--synthetic-tokens")) {
             NEED();
             o.synthetic = v;
+        } else if (!strcmp(a, "--center")) {
+            o.center = 1;
         } else if (!strcmp(a, "--joint")) {
             o.joint = 1;
         } else if (!strcmp(a, "--json")) {

@@ -34,6 +34,7 @@ typedef struct side {
     size_t cap; /* tokens the codes/outlier arrays hold */
     uint8_t *stage;
     uint16_t *outl; /* cap * o */
+    float *mu;      /* center: calibration mean (head_dim floats) subtracted before coding */
 } side;
 
 typedef struct head {
@@ -73,6 +74,7 @@ static void side_free(side *s) {
     vq_free(s->codes);
     vq_free(s->stage);
     vq_free(s->outl);
+    vq_free(s->mu);
 }
 
 void vqe_kv_free(vqe_kv *kv) {
@@ -205,7 +207,7 @@ int vqe_kv_new(const vqe_kv_params *p, vqe_kv **out, vq_err *err) {
     }
     for (unsigned l = 0; l < p->n_layers; l++) {
         const head *h = &kv->h[(size_t)l * S];
-        int need = p->key_outliers || p->value_outliers ||
+        int need = p->key_outliers || p->value_outliers || p->center ||
                    (h->k.qz && !vq_quant_is_trained(h->k.qz)) ||
                    (h->v.qz && !vq_quant_is_trained(h->v.qz));
         kv->ready[l] = !need;
@@ -242,16 +244,42 @@ static void pick_outliers(side *s, unsigned hd, size_t n, const float *x, size_t
     }
 }
 
-static int side_train(side *s, unsigned hd, size_t n, const float *x, size_t stride, vq_err *err) {
+static int side_train(side *s, unsigned hd, size_t n, const float *x, size_t stride, int center,
+                      vq_err *err) {
+    float *cx = vq_malloc(n * hd * sizeof(float) + 1);
+    VQ_FAIL_IF(!cx, VQ_ENOMEM, err, "calibration", "out of memory");
+    for (size_t t = 0; t < n; t++) memcpy(cx + t * hd, x + t * stride, hd * sizeof(float));
+    vq_free(s->mu);
+    s->mu = NULL;
+    if (center) {
+        s->mu = vq_calloc(hd, sizeof(float));
+        if (!s->mu) {
+            vq_free(cx);
+            return vq_err_set(err, VQ_ENOMEM, "calibration", "out of memory");
+        }
+        double acc[VQE_KV_HEAD_DIM_MAX] = {0};
+        for (size_t t = 0; t < n; t++)
+            for (unsigned c = 0; c < hd; c++) acc[c] += cx[t * hd + c];
+        for (unsigned c = 0; c < hd; c++) s->mu[c] = (float)(acc[c] / (double)n);
+        for (size_t t = 0; t < n; t++)
+            for (unsigned c = 0; c < hd; c++) cx[t * hd + c] -= s->mu[c];
+    }
     if (s->o) {
         double mag[VQE_KV_HEAD_DIM_MAX];
-        pick_outliers(s, hd, n, x, stride, mag);
+        pick_outliers(s, hd, n, cx, hd, mag);
     }
-    if (!s->qz || vq_quant_is_trained(s->qz)) return VQ_OK;
+    if (!s->qz || vq_quant_is_trained(s->qz)) {
+        vq_free(cx);
+        return VQ_OK;
+    }
     float *g = vq_malloc(n * s->qd * sizeof(float) + 1);
-    VQ_FAIL_IF(!g, VQ_ENOMEM, err, "calibration", "out of memory");
+    if (!g) {
+        vq_free(cx);
+        return vq_err_set(err, VQ_ENOMEM, "calibration", "out of memory");
+    }
     for (size_t t = 0; t < n; t++)
-        for (unsigned i = 0; i < s->qd; i++) g[t * s->qd + i] = x[t * stride + s->iidx[i]];
+        for (unsigned i = 0; i < s->qd; i++) g[t * s->qd + i] = cx[t * hd + s->iidx[i]];
+    vq_free(cx);
     int rc = vq_quant_train(s->qz, n, g, err);
     vq_free(g);
     return rc;
@@ -282,8 +310,8 @@ int vqe_kv_calibrate(vqe_kv *kv, unsigned layer, size_t n, const float *keys, co
          * handle. */
         VQ_TRY(side_init(&hh->k, kv->kspec, hd, kv->p.key_outliers, 1, err));
         VQ_TRY(side_init(&hh->v, kv->vspec, hd, kv->p.value_outliers, 0, err));
-        VQ_TRY(side_train(&hh->k, hd, n, keys + (size_t)h * hd, w, err));
-        VQ_TRY(side_train(&hh->v, hd, n, values + (size_t)h * hd, w, err));
+        VQ_TRY(side_train(&hh->k, hd, n, keys + (size_t)h * hd, w, kv->p.center, err));
+        VQ_TRY(side_train(&hh->v, hd, n, values + (size_t)h * hd, w, kv->p.center, err));
         hh->k.cap = hh->v.cap = 0; /* codes sizes may have changed */
         vq_free(hh->k.codes);
         vq_free(hh->v.codes);
@@ -320,8 +348,15 @@ static int side_reserve(side *s, size_t need, vq_err *err) {
 /* Compresses token t (= the side's count of compressed tokens) from x (head_dim floats). */
 static int side_push(side *s, size_t t, const float *x, float *tmp, vq_err *err) {
     VQ_TRY(side_reserve(s, t + 1, err));
-    for (unsigned j = 0; j < s->o; j++) s->outl[t * s->o + j] = vq__f32_to_f16(x[s->oidx[j]]);
-    for (unsigned i = 0; i < s->qd; i++) tmp[i] = x[s->iidx[i]];
+    const float *mu = s->mu;
+    for (unsigned j = 0; j < s->o; j++) {
+        unsigned c = s->oidx[j];
+        s->outl[t * s->o + j] = vq__f32_to_f16(mu ? x[c] - mu[c] : x[c]);
+    }
+    for (unsigned i = 0; i < s->qd; i++) {
+        unsigned c = s->iidx[i];
+        tmp[i] = mu ? x[c] - mu[c] : x[c];
+    }
     if (s->kk) return vqe__kivi_keys_append(s->kk, tmp, err);
     if (s->kivi) {
         vqe__kivi_value_encode(&s->ks, s->qd, tmp, s->codes + t * s->code_size);
@@ -423,6 +458,11 @@ static int attend_core(vqe_kv *kv, unsigned layer, head *hh, unsigned nh, const 
                 for (size_t t = 0; t < nc; t++)
                     sc[t] += qo * vq__f16_to_f32(ks->outl[t * ks->o + o]);
             }
+            if (ks->mu) { /* q·mu: the same for every token, kept so logits stay estimates */
+                float qm = 0;
+                for (unsigned c = off[j]; c < end; c++) qm += q[c] * ks->mu[c];
+                for (size_t t = 0; t < nc; t++) sc[t] += qm;
+            }
         }
         for (size_t t = nc; t < n; t++) {
             const float *k = hh->wk + (t % W) * hd;
@@ -477,6 +517,11 @@ static int attend_core(vqe_kv *kv, unsigned layer, head *hh, unsigned nh, const 
     }
     for (unsigned j = 0; j < nh; j++) {
         const float *sc = kv->sc + (size_t)j * kv->sc_cap;
+        if (vs->mu && nc) { /* the mean removed before coding, weighted by sum_t<nc p_t */
+            double ps = 0;
+            for (size_t t = 0; t < nc; t++) ps += sc[t];
+            for (unsigned c = 0; c < ohd; c++) outs[j][c] += (float)ps * vs->mu[off[j] + c];
+        }
         for (size_t t = nc; t < n; t++) {
             const float *v = hh->wv + (t % W) * hd + off[j];
             float a = sc[t];
@@ -550,6 +595,8 @@ int vqe_kv_reconstruct(const vqe_kv *kv, unsigned layer, unsigned head_i, size_t
         for (unsigned i = 0; i < s->qd; i++) full[s->iidx[i]] = tmp[i];
         for (unsigned j = 0; j < s->o; j++)
             full[s->oidx[j]] = vq__f16_to_f32(s->outl[t * s->o + j]);
+        if (s->mu)
+            for (unsigned c = 0; c < hd; c++) full[c] += s->mu[c];
         memcpy(x, full + off, ohd * sizeof(float));
     }
     return VQ_OK;
@@ -577,6 +624,7 @@ void vqe_kv_stats_get(const vqe_kv *kv, vqe_kv_stats *st) {
             st->key_bytes += side_bytes(&hh->k, nc) + nw * hd * sizeof(float);
             st->value_bytes += side_bytes(&hh->v, nc) + nw * hd * sizeof(float);
             if (hh->k.qz) st->state_bytes += vq_quant_state_bytes(hh->k.qz);
+            if (hh->k.mu) st->state_bytes += 2 * hd * sizeof(float);
             if (hh->v.qz) st->state_bytes += vq_quant_state_bytes(hh->v.qz);
         }
     }

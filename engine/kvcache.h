@@ -4,10 +4,10 @@
  * Layout: per layer and per key/value head, keys and values are stored apart, each under its
  * own spec: any quant/ spec ("tq:bits=3", "tq-ip:bits=3", "qjl:m=32", "pq:m=8,bits=4", "sq8",
  * "fp16", "f32"...) or the KIVI-style integer baseline "kivi:bits=2|4[,group=G]" (kivi.h).
- * Options: joint quantization of a layer's heads as one vector (joint_heads), a
- * full-precision window of the most recent tokens (fp32), and per head a few
- * outlier channels kept in fp16 and left out of the quantized vector (chosen on the
- * calibration tokens by mean |x| per channel, as QJL and KIVI do for keys).
+ * Options: centering (the calibration mean is subtracted before coding), joint quantization of a
+ * layer's heads as one vector (joint_heads), a full-precision window of the most recent tokens
+ * (fp32), and per head a few outlier channels kept in fp16 and left out of the quantized vector
+ * (chosen on the calibration tokens by mean |x| per channel, as QJL and KIVI do for keys).
  *
  * Attention for one query head (vqe_kv_attend): scores q·k for the compressed tokens come
  * from the codes through vq_quant_score with the inner-product metric (the quantizers' SIMD
@@ -61,6 +61,11 @@ typedef struct vqe_kv_params {
      * head's scores come from the joint code with the query zero outside its slice.
      * Outliers are then chosen per layer. 0: one quantized vector per head. */
     unsigned joint_heads;
+    /* 1: subtract the per-channel mean of the calibration keys (values) before coding, per
+     * layer and head. Exact for attention: q·mu is the same for every token (kept in the
+     * logits), and the value mean comes back as mu · sum_t p_t. Costs no per-token bits.
+     * Requires vqe_kv_calibrate. */
+    unsigned center;
 } vqe_kv_params;
 
 vqe_kv_params vqe_kv_params_default(void);

@@ -75,6 +75,7 @@ Test(kvcache, attention_on_codes_equals_attention_on_reconstruction, .timeout = 
             p.key_outliers = variant >= 2 ? 2 : 0;
             p.value_outliers = variant >= 2 ? 1 : 0;
             p.joint_heads = variant == 3;
+            p.center = variant >= 2;
             vqe_kv *kv;
             cr_assert_eq(vqe_kv_new(&p, &kv, &err), VQ_OK, "%s: %s", specs[s], err.msg);
             for (unsigned l = 0; l < L; l++)
@@ -308,6 +309,7 @@ Test(kvcache, attend_all_equals_per_head) {
         p.window = 9;
         p.key_outliers = 1;
         p.joint_heads = (unsigned)joint;
+        p.center = (unsigned)joint;
         vqe_kv *kv;
         vq_err err;
         cr_assert_eq(vqe_kv_new(&p, &kv, &err), VQ_OK, "%s", err.msg);
