@@ -34,7 +34,7 @@ typedef struct opts {
     const char *key[MAXSET], *value[MAXSET], *weights[MAXSET];
     int nkey, nvalue, nweights;
     unsigned window, key_outliers, value_outliers, joint, group, center;
-    int seqs, calib, reps, json, per_tensor;
+    int seqs, calib, reps, json, per_tensor, attn_seqs;
     const char *synthetic;
     unsigned syn_heads, syn_dim;
 } opts;
@@ -286,7 +286,7 @@ static void top5(const double *x, size_t n, size_t *idx) {
 }
 
 /* Per layer/head metrics on the recorded q/k/v (decode order: append t, then query t). */
-static int run_attn(const bench *b, vqe_kv *kv, attn_m *r, vq_err *err) {
+static int run_attn(const bench *b, int nseq, vqe_kv *kv, attn_m *r, vq_err *err) {
     const vqe_llm_config *c = b->c;
     int T = b->T, hs = c->head_size, grp = c->n_heads / c->n_kv_heads;
     float *lg = malloc((size_t)T * 4), *pr = malloc((size_t)T * 4), out[1024];
@@ -294,7 +294,7 @@ static int run_attn(const bench *b, vqe_kv *kv, attn_m *r, vq_err *err) {
     double sr = 0, kl = 0, orr = 0, t5 = 0;
     size_t n = 0, n5 = 0;
     double scale = 1.0 / sqrt((double)hs);
-    for (int sq = 0; sq < b->nseq; sq++) {
+    for (int sq = 0; sq < nseq; sq++) {
         vqe_kv_reset(kv);
         for (int t = 0; t < T; t++) {
             for (int l = 0; l < c->n_layers; l++) {
@@ -458,7 +458,8 @@ static int run_setting(const bench *b, const opts *o, const char *ks, const char
     int rc = run_e2e(b, b->m, kv, &e, err);
     vqe_kv_stats st;
     vqe_kv_stats_get(kv, &st); /* after a full sequence of T tokens */
-    if (rc == VQ_OK && b->K) rc = run_attn(b, kv, &a, err);
+    int an = o->attn_seqs < b->nseq ? o->attn_seqs : b->nseq;
+    if (rc == VQ_OK && b->K) rc = run_attn(b, an, kv, &a, err);
     double s32 = NAN, sc = NAN, a32 = NAN, ac = NAN;
     if (rc == VQ_OK && o->reps > 0) rc = run_timing(b, kv, o->reps, &s32, &sc, &a32, &ac, err);
     vqe_kv_free(kv);
@@ -473,11 +474,11 @@ static int run_setting(const bench *b, const opts *o, const char *ks, const char
                "\"attn_score_rel_err\":%.5f,\"attn_kl\":%.6f,\"attn_out_rel_err\":%.5f,"
                "\"top5_agreement\":%.5f,\"step_time_ratio_vs_fp32\":%.3f,"
                "\"attn_time_ratio_vs_fp32\":%.3f,\"step_us\":%.2f,\"fp32_step_us\":%.2f,"
-               "\"seqs\":%d,\"positions\":%d}\n",
+               "\"seqs\":%d,\"positions\":%d,\"attn_seqs\":%d}\n",
                ks, vs, o->window, o->key_outliers, o->value_outliers, o->joint, o->center,
                st.bits_per_channel, st.key_bits, st.value_bits, st.bytes_per_token, fp32_bpt,
                fp32_bpt / st.bytes_per_token, e.agree, e.lld, e.kl, a.score_rel, a.kl, a.out_rel,
-               a.top5, sc / s32, ac / a32, sc * 1e6, s32 * 1e6, b->nseq, b->nseq * b->T);
+               a.top5, sc / s32, ac / a32, sc * 1e6, s32 * 1e6, b->nseq, b->nseq * b->T, an);
     else
         printf("%-22s %-22s b/ch %6.3f  agree %.4f  ll %+.5f  kl %.5f  attn_kl %.5f  "
                "out_err %.4f  top5 %.3f  step x%.2f  attn x%.2f  mem /%.1f\n",
@@ -646,7 +647,9 @@ static void usage(FILE *f) {
             "usage: vqdb kv-bench --model FILE --tokenizer FILE [--kv-data DIR]\n"
             "         --key SPEC --value SPEC [--key SPEC --value SPEC ...]\n"
             "         [--window N] [--key-outliers N] [--value-outliers N] [--joint] [--center]\n"
-            "         [--seqs N (64)] [--calib N (4)] [--reps N (31, 0 = no timing)] [--json]\n"
+            "         [--seqs N (64)] [--attn-seqs N (16)] [--calib N (4)] [--reps N (31, 0 = no "
+            "timing)]\n"
+            "         [--json]\n"
             "       vqdb kv-bench --model FILE --weights SPEC [--weights ...] [--group G]\n"
             "         [--per-tensor] [--json]\n"
             "       vqdb kv-bench --synthetic-tokens 4096,16384,32768 --key SPEC --value SPEC\n"
@@ -664,7 +667,7 @@ static int parse_uint(const char *s, unsigned *out) {
 }
 
 int vq_cmd_kv_bench(int argc, char **argv) {
-    opts o = {.seqs = 64, .calib = 4, .reps = 31, .syn_heads = 4, .syn_dim = 128};
+    opts o = {.seqs = 64, .calib = 4, .reps = 31, .syn_heads = 4, .syn_dim = 128, .attn_seqs = 16};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -717,6 +720,8 @@ int vq_cmd_kv_bench(int argc, char **argv) {
             NUM(o.group);
         } else if (!strcmp(a, "--seqs")) {
             NUM(o.seqs);
+        } else if (!strcmp(a, "--attn-seqs")) {
+            NUM(o.attn_seqs);
         } else if (!strcmp(a, "--calib")) {
             NUM(o.calib);
         } else if (!strcmp(a, "--reps")) {
