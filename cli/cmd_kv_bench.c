@@ -17,6 +17,7 @@
  *    each setting against the "f32" spec of the same cache, and reports memory.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,6 +362,28 @@ static int run_attn(const bench *b, int nseq, vqe_kv *kv, attn_m *r, vq_err *err
     return VQ_OK;
 }
 
+/* printf for JSON lines: NaN (a metric that was not measured) becomes null. */
+static void jprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void jprintf(const char *fmt, ...) {
+    char buf[4096], out[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    size_t o = 0;
+    for (const char *p = buf; *p && o + 5 < sizeof out;) {
+        if (p[0] == ':' && (!strncmp(p + 1, "nan", 3) || !strncmp(p + 1, "-nan", 4))) {
+            memcpy(out + o, ":null", 5);
+            o += 5;
+            p += p[1] == '-' ? 5 : 4;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = 0;
+    fputs(out, stdout);
+}
+
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -466,19 +489,19 @@ static int run_setting(const bench *b, const opts *o, const char *ks, const char
     VQ_TRY(rc);
     double fp32_bpt = 2.0 * c->n_layers * c->kv_dim * 4;
     if (o->json)
-        printf("{\"key\":\"%s\",\"value\":\"%s\",\"window\":%u,\"key_outliers\":%u,"
-               "\"value_outliers\":%u,\"joint_heads\":%u,\"center\":%u,\"bits_per_channel\":%.4f,"
-               "\"key_bits\":%.4f,\"value_bits\":%.4f,\"bytes_per_token\":%.1f,"
-               "\"fp32_bytes_per_token\":%.0f,\"memory_ratio\":%.3f,"
-               "\"next_token_agreement\":%.5f,\"loglik_delta\":%.6f,\"next_token_kl\":%.6f,"
-               "\"attn_score_rel_err\":%.5f,\"attn_kl\":%.6f,\"attn_out_rel_err\":%.5f,"
-               "\"top5_agreement\":%.5f,\"step_time_ratio_vs_fp32\":%.3f,"
-               "\"attn_time_ratio_vs_fp32\":%.3f,\"step_us\":%.2f,\"fp32_step_us\":%.2f,"
-               "\"seqs\":%d,\"positions\":%d,\"attn_seqs\":%d}\n",
-               ks, vs, o->window, o->key_outliers, o->value_outliers, o->joint, o->center,
-               st.bits_per_channel, st.key_bits, st.value_bits, st.bytes_per_token, fp32_bpt,
-               fp32_bpt / st.bytes_per_token, e.agree, e.lld, e.kl, a.score_rel, a.kl, a.out_rel,
-               a.top5, sc / s32, ac / a32, sc * 1e6, s32 * 1e6, b->nseq, b->nseq * b->T, an);
+        jprintf("{\"key\":\"%s\",\"value\":\"%s\",\"window\":%u,\"key_outliers\":%u,"
+                "\"value_outliers\":%u,\"joint_heads\":%u,\"center\":%u,\"bits_per_channel\":%.4f,"
+                "\"key_bits\":%.4f,\"value_bits\":%.4f,\"bytes_per_token\":%.1f,"
+                "\"fp32_bytes_per_token\":%.0f,\"memory_ratio\":%.3f,"
+                "\"next_token_agreement\":%.5f,\"loglik_delta\":%.6f,\"next_token_kl\":%.6f,"
+                "\"attn_score_rel_err\":%.5f,\"attn_kl\":%.6f,\"attn_out_rel_err\":%.5f,"
+                "\"top5_agreement\":%.5f,\"step_time_ratio_vs_fp32\":%.3f,"
+                "\"attn_time_ratio_vs_fp32\":%.3f,\"step_us\":%.2f,\"fp32_step_us\":%.2f,"
+                "\"seqs\":%d,\"positions\":%d,\"attn_seqs\":%d}\n",
+                ks, vs, o->window, o->key_outliers, o->value_outliers, o->joint, o->center,
+                st.bits_per_channel, st.key_bits, st.value_bits, st.bytes_per_token, fp32_bpt,
+                fp32_bpt / st.bytes_per_token, e.agree, e.lld, e.kl, a.score_rel, a.kl, a.out_rel,
+                a.top5, sc / s32, ac / a32, sc * 1e6, s32 * 1e6, b->nseq, b->nseq * b->T, an);
     else
         printf("%-22s %-22s b/ch %6.3f  agree %.4f  ll %+.5f  kl %.5f  attn_kl %.5f  "
                "out_err %.4f  top5 %.3f  step x%.2f  attn x%.2f  mem /%.1f\n",
