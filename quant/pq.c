@@ -14,7 +14,7 @@
  * kernels/pq.h pq8_scan). bits=4 uses fast-scan: codes are packed 32 to a block
  * (kernels/pq.h gives the layout), the table is quantized to uint8 per query (per-sub-
  * quantizer bias, one global scale) and scored with byte shuffles into uint16 sums, then
- * dist = bias + scale * sum, within M * scale / 2 of the float table's value. score_one (graph
+ * dist = fma(scale, sum, bias), within M * scale / 2 of the float table's value. score_one (graph
  * traversal, row-major code) uses the float table and is exact.
  *
  * Saved state: u32 m, u32 bits, u32 dsub, then M * 2^B * dsub floats (sub-quantizer j's
@@ -277,8 +277,7 @@ static void score(const vq_query *qs, const uint8_t *packed, size_t n, float *di
         k->pq4_fastscan(s->lut8, im->m, packed + b0 * bb, cb, acc);
         size_t base = b0 * VQ_PQ4_BLOCK, cnt = cb * VQ_PQ4_BLOCK;
         if (cnt > n - base) cnt = n - base;
-        const float bias = s->bias, scale = s->scale;
-        for (size_t i = 0; i < cnt; i++) dist[base + i] = bias + scale * (float)acc[i];
+        k->u16_affine(acc, cnt, s->bias, s->scale, dist + base);
     }
 }
 

@@ -1,7 +1,7 @@
 /* turbo.c — TurboQuant (Zandieh et al., arXiv:2504.19874): the MSE quantizer `tq` and the
  * unbiased inner-product quantizer `tq-ip` (TurboQuant-prod).
  *
- * tq:bits=B[,rescale=0|1][,seed=S][,rounds=R]   B = 1..8
+ * tq:bits=B[,rescale=0|1][,seed=S][,rounds=R][,norm=32|16]   B = 1..8
  *   Store ||x|| and quantize u = x/||x||: y = Πu with the seeded randomized-Hadamard rotation
  *   of rotate.h (any d, no padding, so the code has exactly d coordinates), then each y_i to
  *   the nearest of the 2^B Lloyd-Max centroids for the exact density of one coordinate of a
@@ -15,7 +15,7 @@
  *   renormalization) next to ||x||, which removes that bias. Decode returns the MSE
  *   reconstruction ||x||·Πᵀy^ in both cases.
  *
- * tq-ip:bits=B[,seed=S][,rounds=R]   B = 1..8
+ * tq-ip:bits=B[,seed=S][,rounds=R][,norm=32|16]   B = 1..8
  *   A (B-1)-bit tq code of u plus a 1-bit QJL sketch of the residual, in the rotated space:
  *   r = y - y^, γ = ||r||, z = sign(S r) with S a d×d matrix of i.i.d. N(0,1) entries drawn
  *   from the seed (a Gaussian S, never the Hadamard: a structured S biases the √(π/2)/d
@@ -25,6 +25,11 @@
  *   S q' once per query (d² flops); decode returns ||x||·Πᵀ(y^ + (√(π/2)/d)·γ·Sᵀz), whose
  *   inner product with any q is exactly the estimator. S is held in memory (d² floats), so
  *   tq-ip accepts d <= 4096.
+ *
+ * norm=16 stores the per-vector floats (||x||, w, γ) as IEEE binary16 instead of fp32, two
+ * bytes each (for short vectors such as KV-cache heads, where 32 bits of norm per vector are
+ * a large overhead); encode then rejects vectors whose norm (or w) exceeds 65504, and norms
+ * below 6.1e-5 lose relative precision (binary16 subnormals).
  *
  * Saved state: nothing but the spec (bits, rescale, seed, rounds) and a state version.
  * Rotation, S and codebooks are recomputed from it on load (the codebook solve takes
@@ -53,6 +58,7 @@ typedef struct tq_impl {
     unsigned bits;    /* spec bits */
     unsigned mbits;   /* bits of the MSE indices: bits (tq) or bits - 1 (tq-ip), may be 0 */
     int rescale;      /* tq: store w = ||x|| / <u, u^> */
+    int half;         /* header floats in binary16 */
     size_t hdr;       /* bytes of floats before the packed indices */
     size_t mse_bytes; /* packed MSE indices */
     vq_rot *rot;
@@ -81,7 +87,7 @@ static void destroy(vq_quant *q) {
 }
 
 static int create_common(vq_quant *q, vq_params *p, int prod, vq_err *err) {
-    unsigned bits, rescale = 0, rounds;
+    unsigned bits, rescale = 0, rounds, normbits;
     uint64_t seed;
     VQ_FAIL_IF(!vq__param_has(p, "bits"), VQ_ESPEC, err, "bits",
                "%s needs bits=B (1..8), e.g. '%s:bits=4'", p->name, p->name);
@@ -89,6 +95,9 @@ static int create_common(vq_quant *q, vq_params *p, int prod, vq_err *err) {
     if (!prod) VQ_TRY(vq__param_uint(p, "rescale", 0, 0, 1, &rescale, err));
     VQ_TRY(vq__param_u64(p, "seed", TQ_SEED_DEFAULT, &seed, err));
     VQ_TRY(vq__param_uint(p, "rounds", VQ_ROT_ROUNDS_DEFAULT, 1, VQ_ROT_ROUNDS_MAX, &rounds, err));
+    VQ_TRY(vq__param_uint(p, "norm", 32, 16, 32, &normbits, err));
+    VQ_FAIL_IF(normbits != 16 && normbits != 32, VQ_ESPEC, err, "norm",
+               "%s.norm=%u: the norm is stored in 16 or 32 bits", p->name, normbits);
     VQ_TRY(vq__params_done(p, err));
     unsigned d = q->d;
     VQ_FAIL_IF(prod && d > TQ_IP_DIM_MAX, VQ_EDIM, err, "dim",
@@ -100,15 +109,16 @@ static int create_common(vq_quant *q, vq_params *p, int prod, vq_err *err) {
     im->bits = bits;
     im->mbits = prod ? bits - 1 : bits;
     im->rescale = (int)rescale;
-    im->hdr = 4 + ((rescale || (prod && im->mbits)) ? 4 : 0);
+    im->half = normbits == 16;
+    im->hdr = (size_t)(im->half ? 2 : 4) * ((rescale || (prod && im->mbits)) ? 2 : 1);
     im->mse_bytes = vq__tq_packed_bytes(d, im->mbits);
     q->code_size = im->hdr + im->mse_bytes + (prod ? vq__tq_packed_bytes(d, 1) : 0);
     if (prod)
-        snprintf(q->spec, sizeof q->spec, "tq-ip:bits=%u,seed=%llu,rounds=%u", bits,
-                 (unsigned long long)seed, rounds);
+        snprintf(q->spec, sizeof q->spec, "tq-ip:bits=%u,seed=%llu,rounds=%u,norm=%u", bits,
+                 (unsigned long long)seed, rounds, normbits);
     else
-        snprintf(q->spec, sizeof q->spec, "tq:bits=%u,rescale=%u,seed=%llu,rounds=%u", bits,
-                 rescale, (unsigned long long)seed, rounds);
+        snprintf(q->spec, sizeof q->spec, "tq:bits=%u,rescale=%u,seed=%llu,rounds=%u,norm=%u", bits,
+                 rescale, (unsigned long long)seed, rounds, normbits);
     VQ_TRY(vq__rot_new(d, seed, rounds, &im->rot, err));
     if (im->mbits) VQ_TRY(vq__lloyd_sphere(d, im->mbits, im->cb, im->thr, &im->mse_coord, err));
     if (prod) {
@@ -130,6 +140,31 @@ static int create_tq_ip(vq_quant *q, vq_params *p, const char *in, vq_err *err) 
     return create_common(q, p, 1, err);
 }
 
+/* Per-vector float k of a code header: fp32, or binary16 with norm=16. */
+static inline float hdr_get(const tq_impl *im, const uint8_t *c, unsigned k) {
+    if (im->half) {
+        uint16_t h;
+        memcpy(&h, c + 2 * k, 2);
+        return vq__f16_to_f32(h);
+    }
+    float f;
+    memcpy(&f, c + 4 * k, 4);
+    return f;
+}
+/* Stores v; returns 0 when it does not fit the header's format. */
+static inline int hdr_put(const tq_impl *im, uint8_t *c, unsigned k, double v) {
+    if (!(v <= FLT_MAX)) return 0;
+    if (im->half) {
+        uint16_t h = vq__f32_to_f16((float)v);
+        if ((h & 0x7c00u) == 0x7c00u) return 0;
+        memcpy(c + 2 * k, &h, 2);
+        return 1;
+    }
+    float f = (float)v;
+    memcpy(c + 4 * k, &f, 4);
+    return 1;
+}
+
 static int encode(const vq_quant *q, size_t n, const float *x, uint8_t *codes, vq_err *err) {
     const tq_impl *im = q->impl;
     unsigned d = q->d;
@@ -145,9 +180,9 @@ static int encode(const vq_quant *q, size_t n, const float *x, uint8_t *codes, v
         double ss = 0;
         for (unsigned j = 0; j < d; j++) ss += (double)xv[j] * xv[j];
         double nrm = sqrt(ss);
-        if (nrm > FLT_MAX) {
-            rc = vq_err_set(err, VQ_EINVAL, "vector", "vector %zu: norm %g exceeds the fp32 range",
-                            v, nrm);
+        if (!hdr_put(im, c, 0, nrm)) {
+            rc = vq_err_set(err, VQ_EINVAL, "vector", "vector %zu: norm %g exceeds the %s range", v,
+                            nrm, im->half ? "binary16 (norm=16)" : "fp32");
             break;
         }
         float inv = nrm > 0 ? (float)(1.0 / nrm) : 0.0f;
@@ -156,8 +191,6 @@ static int encode(const vq_quant *q, size_t n, const float *x, uint8_t *codes, v
             rc = vq_err_set(err, VQ_ENOMEM, "encode", "out of memory");
             break;
         }
-        float fn = (float)nrm;
-        memcpy(c, &fn, 4);
         uint8_t *body = c + im->hdr;
         double uu = 0; /* <u, u^> = <y, y^> */
         for (unsigned j = 0; j < d; j++) {
@@ -170,16 +203,17 @@ static int encode(const vq_quant *q, size_t n, const float *x, uint8_t *codes, v
         if (im->mbits) vq__tq_pack(idx, d, im->mbits, body);
         if (im->rescale) {
             /* <u, u^> > 0 for any u != 0 (0 is a threshold of the symmetric codebook). */
-            float w = uu > 0 ? (float)(nrm / uu) : fn;
-            memcpy(c + 4, &w, 4);
+            if (!hdr_put(im, c, 1, uu > 0 ? nrm / uu : nrm)) {
+                rc = vq_err_set(err, VQ_EINVAL, "vector",
+                                "vector %zu: rescale factor %g exceeds the %s range", v, nrm / uu,
+                                im->half ? "binary16 (norm=16)" : "fp32");
+                break;
+            }
         }
         if (im->prod) {
             double g2 = 0;
             for (unsigned j = 0; j < d; j++) g2 += (double)r[j] * r[j];
-            if (im->mbits) {
-                float g = (float)sqrt(g2);
-                memcpy(c + 4, &g, 4);
-            }
+            if (im->mbits) hdr_put(im, c, 1, sqrt(g2)); /* γ <= 1 always fits */
             uint8_t *sg = body + im->mse_bytes;
             memset(sg, 0, vq__tq_packed_bytes(d, 1));
             for (unsigned i = 0; i < d; i++)
@@ -196,13 +230,11 @@ static int decode(const vq_quant *q, size_t n, const uint8_t *codes, float *x, v
     unsigned d = q->d;
     for (size_t v = 0; v < n; v++) {
         const uint8_t *c = codes + v * q->code_size, *body = c + im->hdr;
-        float *xv = x + v * d, nrm;
-        memcpy(&nrm, c, 4);
+        float *xv = x + v * d, nrm = hdr_get(im, c, 0);
         for (unsigned j = 0; j < d; j++)
             xv[j] = im->mbits ? im->cb[vq__tq_get(body, j, im->mbits)] : 0.0f;
         if (im->prod) {
-            float g = 1.0f;
-            if (im->mbits) memcpy(&g, c + 4, 4);
+            float g = im->mbits ? hdr_get(im, c, 1) : 1.0f;
             const uint8_t *sg = body + im->mse_bytes;
             float a = (float)(SQRT_HALF_PI / d) * g;
             for (unsigned i = 0; i < d; i++) {
@@ -263,11 +295,10 @@ static int prepare(vq_query *qs, const float *query, vq_err *err) {
 /* The estimate of <q, x> from one code. */
 static inline float est_ip(const tq_impl *im, const tq_query *s, const uint8_t *c, unsigned d) {
     const uint8_t *body = c + im->hdr;
-    float w;
-    memcpy(&w, c + (im->rescale ? 4 : 0), 4);
+    float w = hdr_get(im, c, im->rescale ? 1 : 0);
     if (!im->prod) return w * s->dot(s->qr, body, d, im->cb);
     float g = 1.0f, t = im->mbits ? s->dot(s->qr, body, d, im->cb) : 0.0f;
-    if (im->mbits) memcpy(&g, c + 4, 4);
+    if (im->mbits) g = hdr_get(im, c, 1);
     float sg = 2.0f * s->sign_sum(s->sq, body + im->mse_bytes, d) - s->sqsum;
     return w * (t + (float)(SQRT_HALF_PI / d) * g * sg);
 }
@@ -277,8 +308,7 @@ static inline float score_code(const vq_query *qs, const uint8_t *c) {
     const tq_query *s = qs->impl;
     float ip = est_ip(im, s, c, qs->q->d);
     if (qs->metric != VQ_METRIC_L2) return -ip;
-    float nrm;
-    memcpy(&nrm, c, 4);
+    float nrm = hdr_get(im, c, 0);
     return s->qn2 + nrm * nrm - 2.0f * ip;
 }
 

@@ -2,7 +2,7 @@
  *
  * pq8_scan: 8-bit codes (one byte per sub-quantizer, row-major), float LUT of m * 256
  *   entries (sub-quantizer j's table at lut + 256 j): out[i] = sum_j lut[256 j + code_i[j]].
- *   The SIMD bodies gather VF_W table entries per instruction, several codes at a time.
+ *   The ISA bodies interleave several codes and load eight code bytes at once.
  *
  * pq4_fastscan: 4-bit codes in packed blocks of 32 vectors (FAISS "fast-scan", Andre et al.
  *   2015 / FAISS IndexPQFastScan), scored with a uint8 LUT of m * 16 entries (sub-quantizer
@@ -38,6 +38,9 @@ typedef struct vq_k_pq {
      * out[32 * nblocks] (vector i of block b at out[32 b + i]). m even. */
     void (*pq4_fastscan)(const uint8_t *lut, size_t m, const uint8_t *blocks, size_t nblocks,
                          uint16_t *out);
+    /* out[i] = fmaf(scale, in[i], bias) for n uint16 sums: fast-scan sums back to distances.
+     * Fused in every implementation, so results are bit-identical across ISAs. */
+    void (*u16_affine)(const uint16_t *in, size_t n, float bias, float scale, float *out);
 } vq_k_pq;
 
 const vq_k_pq *vq__k_pq(vq_isa isa);

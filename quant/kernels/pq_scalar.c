@@ -35,6 +35,10 @@ static void pq4_fastscan(const uint8_t *lut, size_t m, const uint8_t *blocks, si
     }
 }
 
+static void u16_affine(const uint16_t *in, size_t n, float bias, float scale, float *out) {
+    for (size_t i = 0; i < n; i++) out[i] = fmaf(scale, (float)in[i], bias);
+}
+
 void vq__pq4_scan_f32(const float *lut, size_t m, const uint8_t *codes, size_t n, float *out) {
     const size_t cs = m / 2;
     for (size_t i = 0; i < n; i++) {
@@ -78,7 +82,7 @@ float vq__pq4_quantize_lut(const float *lut, size_t m, uint8_t *lut8, float *bia
     return scale;
 }
 
-const vq_k_pq vq__k_pq_scalar = {pq8_scan, pq4_fastscan};
+const vq_k_pq vq__k_pq_scalar = {pq8_scan, pq4_fastscan, u16_affine};
 
 const vq_k_pq *vq__k_pq(vq_isa isa) {
     return isa == VQ_ISA_AVX512 ? &vq__k_pq_avx512

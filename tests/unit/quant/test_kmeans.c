@@ -107,6 +107,7 @@ Test(kmeans, lloyd_improves_on_its_seeding) {
     p.iters = 25;
     cr_assert_eq(vq__kmeans(x, n, d, k, &p, c, NULL, &o25, NULL), VQ_OK);
     cr_expect(o25 < 0.9 * o1, "25 iterations (%g) should beat the seeding (%g)", o25, o1);
+    free(x);
 }
 
 Test(kmeans, rejects_fewer_points_than_centroids) {

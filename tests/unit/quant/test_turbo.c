@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "kernels/f32.h"
 #include "lloyd.h"
 #include "quant.h"
 #include "testutil.h"
@@ -61,6 +62,14 @@ Test(turbo, code_size_is_tight) {
             q = mk(spec, ds[t]);
             size_t want = (b > 1 ? 8 : 4) + (ds[t] * (b - 1) + 7) / 8 + (ds[t] + 7) / 8;
             cr_expect_eq(vq_quant_code_size(q), want, "%s d=%u", spec, ds[t]);
+            vq_quant_free(q);
+            snprintf(spec, sizeof spec, "tq-ip:bits=%u,norm=16", b);
+            q = mk(spec, ds[t]);
+            cr_expect_eq(vq_quant_code_size(q), want - (b > 1 ? 4 : 2), "%s", spec);
+            vq_quant_free(q);
+            snprintf(spec, sizeof spec, "tq:bits=%u,rescale=1,norm=16", b);
+            q = mk(spec, ds[t]);
+            cr_expect_eq(vq_quant_code_size(q), 4 + (ds[t] * b + 7) / 8, "%s", spec);
             vq_quant_free(q);
         }
 }
@@ -224,9 +233,20 @@ Test(turbo, tq_ip_is_unbiased) {
 
 /* Scores against the decode-based computation: tq L2 = |q|^2 + |x|^2 - 2<q, x^>, IP =
  * -(w/|x|)<q, x^>; tq-ip IP = -<q, x^> (its decode carries the QJL correction). */
-static void check_scores(const char *spec, size_t d, vq_isa isa) {
+/* Header float k of a code (fp32, or binary16 with norm=16). */
+static double hdr(const uint8_t *c, unsigned k, int half) {
+    if (half) {
+        uint16_t h;
+        memcpy(&h, c + 2 * k, 2);
+        return vq__f16_to_f32(h);
+    }
+    float f;
+    memcpy(&f, c + 4 * k, 4);
+    return f;
+}
+
+static void check_scores_isa(vq_quant *q, const char *spec, size_t d, vq_isa isa) {
     size_t n = 150;
-    vq_quant *q = mk(spec, (unsigned)d);
     float *x = malloc(n * d * sizeof(float)), *y = malloc(n * d * sizeof(float));
     float *qv = malloc(d * sizeof(float)), dist[150];
     tu_fill_normal(x, n * d, d + 8);
@@ -251,12 +271,12 @@ static void check_scores(const char *spec, size_t d, vq_isa isa) {
                 mag += fabs((double)qv[j] * y[i * d + j]);
                 xn2 += (double)x[i * d + j] * x[i * d + j];
             }
-            float nrm, w;
-            memcpy(&nrm, c + i * cs, 4);
-            cr_expect(tu_close(nrm, sqrt(xn2), 1e-6, sqrt(xn2)), "%s stored norm", spec);
-            double f = 1;
-            if (resc && nrm > 0) memcpy(&w, c + i * cs + 4, 4), f = w / nrm;
-            double want = m ? -f * ip : qn2 + xn2 - 2 * f * ip;
+            int half = strstr(spec, "norm=16") != NULL;
+            double nrm = hdr(c + i * cs, 0, half), f = 1;
+            cr_expect(tu_close(nrm, sqrt(xn2), half ? 1e-3 : 1e-6, sqrt(xn2)),
+                      "%s stored norm %g vs %g", spec, nrm, sqrt(xn2));
+            if (resc && nrm > 0) f = hdr(c + i * cs, 1, half) / nrm;
+            double want = m ? -f * ip : qn2 + nrm * nrm - 2 * f * ip;
             double tol = prod ? 1e-4 : 2e-5;
             cr_expect(tu_close(dist[i], want, tol, m ? f * mag : qn2 + xn2 + 2 * f * mag),
                       "%s d=%zu isa=%d metric=%d row %zu: %.7g vs %.7g", spec, d, isa, m, i,
@@ -267,11 +287,16 @@ static void check_scores(const char *spec, size_t d, vq_isa isa) {
         (void)prod;
     }
     vq_query_free(qs);
-    vq_quant_free(q);
     free(c);
     free(x);
     free(y);
     free(qv);
+}
+
+static void check_scores(const char *spec, size_t d, const vq_isa *isas, int ni) {
+    vq_quant *q = mk(spec, (unsigned)d);
+    for (int k = 0; k < ni; k++) check_scores_isa(q, spec, d, isas[k]);
+    vq_quant_free(q);
 }
 
 Test(turbo, scores_equal_decode_based_computation) {
@@ -286,8 +311,7 @@ Test(turbo, scores_equal_decode_based_computation) {
     vq_isa isas[3] = {VQ_ISA_SCALAR};
     int ni = 1 + tu_isas(isas + 1);
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++)
-        for (size_t t = 0; t < sizeof ds / sizeof *ds; t++)
-            for (int k = 0; k < ni; k++) check_scores(specs[s], ds[t], isas[k]);
+        for (size_t t = 0; t < sizeof ds / sizeof *ds; t++) check_scores(specs[s], ds[t], isas, ni);
 }
 
 Test(turbo, save_load_round_trip_and_corruption) {
@@ -355,6 +379,8 @@ Test(turbo, bad_specs_and_input_are_rejected) {
         {"tq-ip:bits=9", 16, VQ_ESPEC, "bits"},
         {"tq-ip:bits=3,rescale=1", 16, VQ_ESPEC, "rescale"},
         {"tq-ip:bits=3", 5000, VQ_EDIM, "dim"},
+        {"tq:bits=3,norm=8", 16, VQ_ESPEC, "norm"},
+        {"tq-ip:bits=3,norm=24", 16, VQ_ESPEC, "norm"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         vq_quant *q = NULL;
@@ -373,5 +399,13 @@ Test(turbo, bad_specs_and_input_are_rejected) {
     v[6] = 3e38f;
     cr_expect_eq(vq_quant_encode(q, 1, v, c, &err), VQ_EINVAL);
     cr_expect_str_eq(err.field, "vector");
+    vq_quant_free(q);
+    /* With norm=16 the limit is binary16's 65504, reported rather than clamped. */
+    q = mk("tq:bits=2,norm=16", 8);
+    float w[8] = {5e4f, 5e4f, 0, 0, 0, 0, 0, 0};
+    cr_expect_eq(vq_quant_encode(q, 1, w, c, &err), VQ_EINVAL);
+    cr_expect_str_eq(err.field, "vector");
+    w[1] = 0;
+    cr_expect_eq(vq_quant_encode(q, 1, w, c, &err), VQ_OK);
     vq_quant_free(q);
 }
