@@ -2,7 +2,7 @@
  * byte picks the reader (safetensors, .npy, llama2.c checkpoint, llama2.c tokenizer,
  * compressed weights, or content detection), the rest is the file. Every reader must return
  * an error or a well-formed result, never read past the input (ASan) nor leak. Built only
- * with -DVQ_FUZZ=ON; the replay driver runs tests/fuzz/corpus/model_readers/ under gcc. */
+ * with -DVQ_FUZZ=ON; the replay driver runs tests/fuzz/corpus/fuzz_model_readers/ under gcc. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
