@@ -115,6 +115,10 @@ static int ft_set_param(void *ctx, const char *key, unsigned value, vq_err *err)
     faiss_target *t = ctx;
     const char *name = !strcmp(key, "ef") ? "efSearch" : !strcmp(key, "nprobe") ? "nprobe" : NULL;
     VQ_FAIL_IF(!name, VQ_EUNSUPPORTED, err, key, "faiss: no sweep key '%s'", key);
+    /* The C API prints every refused parameter on stderr; skip the ones the factory string
+     * rules out before asking FAISS. */
+    VQ_FAIL_IF(!strstr(t->factory, !strcmp(key, "ef") ? "HNSW" : "IVF"), VQ_EUNSUPPORTED, err, key,
+               "faiss %s has no %s", t->factory, name);
     if (faiss_ParameterSpace_set_index_parameter(t->ps, t->idx, name, (double)value))
         return vq_err_set(err, VQ_EUNSUPPORTED, key, "faiss %s has no %s", t->factory, name);
     return VQ_OK;
