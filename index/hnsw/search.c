@@ -1,0 +1,85 @@
+/* search.c — HNSW queries (Algorithm 5) over compressed codes, with filters.
+ *
+ * Upper levels: greedy descent with exact distances on the full vectors (a few dozen
+ * distance computations, and it picks a better level-0 start than codes would). Level 0:
+ * beam search of width ef' = max(ef, k * rerank, k) scored on the quantizer's codes stored
+ * inline in the level-0 records (vq_quant_score_one with the prepared per-query state); the
+ * whole beam is then re-ranked exactly by index.c from the full vectors.
+ *
+ * Filters and tombstones: disallowed and deleted nodes are traversed (they keep the graph
+ * connected) but never enter the result beam; since the beam only counts allowed nodes, the
+ * search keeps expanding until it holds ef' allowed ones or the reachable graph is
+ * exhausted. With a bitmap whose cardinality is below brute_force_ratio * n the allowed ids
+ * are scanned exactly instead (cheaper than a traversal that rejects nearly every node).
+ */
+#include "hnsw.h"
+
+int vq__hnsw_searcher_init(vqi_searcher *s, vq_err *err) {
+    (void)s;
+    (void)err;
+    return VQ_OK;
+}
+
+int vq__hnsw_search(vqi_searcher *s, const float *q, unsigned k, const vqi_search_params *sp,
+                    vq_err *err) {
+    const vqi_index *idx = s->idx;
+    hnsw *g = H(idx);
+    size_t live = idx->n_slots - idx->n_deleted;
+    if (sp && sp->filter_bitmap) {
+        double ratio = sp->brute_force_ratio > 0 ? sp->brute_force_ratio : 0.02;
+        uint64_t card = roaring_bitmap_get_cardinality(sp->filter_bitmap);
+        if ((double)card < ratio * (double)live) return vq__brute_force(s, q, k, sp, err);
+    }
+    size_t kk = vq__rerank_count(idx, sp, k);
+    size_t ef = sp && sp->ef ? sp->ef : idx->ef;
+    if (ef < kk) ef = kk;
+    VQ_FAIL_IF(vq__heap_init(&s->res, ef), VQ_ENOMEM, err, "search", "out of memory");
+    if (!g || g->entry == UINT32_MAX) return VQ_OK;
+    VQ_TRY(
+        vq_query_prepare(s->qs, q, idx->metric == VQ_METRIC_L2 ? VQ_METRIC_L2 : VQ_METRIC_IP, err));
+    uint32_t cur = g->entry;
+    float dcur = vq__dist(idx, q, vq__vec(idx, cur));
+    for (int l = g->max_level; l > 0; l--) {
+        for (int changed = 1; changed;) {
+            changed = 0;
+            const uint32_t *lk = hnsw_links(g, cur, l);
+            for (unsigned j = 0; j < lk[0]; j++) {
+                float d = vq__dist(idx, q, vq__vec(idx, lk[1 + j]));
+                if (d < dcur) {
+                    dcur = d;
+                    cur = lk[1 + j];
+                    changed = 1;
+                }
+            }
+        }
+    }
+    VQ_FAIL_IF(vq__visited_reset(&s->vis, idx->n_slots), VQ_ENOMEM, err, "search", "out of memory");
+    int plain = !vq__has_filter(sp) && idx->n_deleted == 0;
+    s->cand.n = 0;
+    float d = vq_quant_score_one(s->qs, hnsw_code(g, cur));
+    vq__visited_test_set(&s->vis, cur);
+    VQ_FAIL_IF(vq__minheap_push(&s->cand, d, cur), VQ_ENOMEM, err, "search", "out of memory");
+    if (plain || vq__allowed(idx, sp, cur)) vq__heap_push(&s->res, d, cur);
+    while (s->cand.n) {
+        vqi_cand c = vq__minheap_pop(&s->cand);
+        if (s->res.n >= ef && c.d > vq__heap_worst(&s->res)) break;
+        const uint32_t *lk = hnsw_links(g, c.slot, 0);
+        unsigned cnt = lk[0];
+        for (unsigned j = 0; j < cnt; j++)
+            __builtin_prefetch(g->level0 + (size_t)lk[1 + j] * g->rec0);
+        for (unsigned j = 0; j < cnt; j++) {
+            uint32_t nb = lk[1 + j];
+            if (vq__visited_test_set(&s->vis, nb)) continue;
+            float dn = vq_quant_score_one(s->qs, hnsw_code(g, nb));
+            if (s->res.n < ef || dn < vq__heap_worst(&s->res)) {
+                VQ_FAIL_IF(vq__minheap_push(&s->cand, dn, nb), VQ_ENOMEM, err, "search",
+                           "out of memory");
+                if (plain || vq__allowed(idx, sp, nb)) vq__heap_push(&s->res, dn, nb);
+            }
+        }
+    }
+    /* Exact codes need no re-rank beyond the best kk. */
+    if (idx->exact_codes)
+        while (s->res.n > kk) vq__heap_pop(&s->res);
+    return VQ_OK;
+}
