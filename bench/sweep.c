@@ -301,7 +301,7 @@ static void point_init(vq_sweep_point *p, const vq_sweep_config *cfg, vq_sweep_t
     p->nq = cfg->nq;
     p->k = cfg->k;
     p->threads = 1;
-    p->build_threads = cfg->threads ? cfg->threads : 1;
+    p->build_threads = cfg->build_threads ? cfg->build_threads : cfg->threads ? cfg->threads : 1;
     p->recall_at_k = p->qps = p->p50_ms = p->p99_ms = NAN;
     p->bytes_per_vector = p->rerank_bytes_per_vector = p->build_s = NAN;
 }
@@ -360,7 +360,10 @@ int vq_sweep_run(const vq_sweep_config *cfg, vq_sweep_target *t,
 
     vq_err e = {0};
     double t0 = vq_now();
-    int rc = t->build(t->ctx, cfg->base, cfg->n, cfg->d, cfg->metric, threads, &e);
+    unsigned bthreads = cfg->build_threads ? cfg->build_threads : threads;
+    VQ_FAIL_IF(bthreads > VQ_SWEEP_THREADS_MAX, VQ_EINVAL, err, "build_threads",
+               "build_threads=%u over the limit %u", bthreads, VQ_SWEEP_THREADS_MAX);
+    int rc = t->build(t->ctx, cfg->base, cfg->n, cfg->d, cfg->metric, bthreads, &e);
     double build_s = vq_now() - t0;
     if (rc < 0) {
         emit_failure(cfg, t, "", rc, &e, emit, emit_ctx);

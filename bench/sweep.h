@@ -70,7 +70,8 @@ typedef struct vq_sweep_config {
     size_t gt_k;
     vq_metric metric;
     unsigned k;
-    unsigned threads; /* search threads for the second pass and build threads; 1: single only */
+    unsigned threads;       /* search threads of the second pass; 1: single-thread rows only */
+    unsigned build_threads; /* threads for build; 0: same as threads */
     unsigned repeat;  /* timed passes per point; the one with the median QPS is reported */
     size_t nkeys;
     const char *keys[VQ_SWEEP_MAX_KEYS]; /* "ef", "nprobe" */

@@ -33,7 +33,7 @@ static void usage(FILE *f) {
         "hnswlib:m=16,efc=200]\n"
         "                  [-k 10] [--threads N] --json OUT.jsonl [--plot OUT.png]\n"
         "                  [--metric l2|ip|cos] [--dataset NAME] [--max-base N] [--max-query N]\n"
-        "                  [--repeat R] [--gt-out FILE.ivecs] [--no-isolate]\n"
+        "                  [--repeat R] [--build-threads N] [--gt-out FILE.ivecs] [--no-isolate]\n"
         "One JSON line per sweep point (single thread, then --threads N). --sweep applies to\n"
         "every target that has the knob (ef: HNSW, nprobe: IVF). Without --gt the exact\n"
         "ground truth is computed by brute force.\n");
@@ -327,7 +327,7 @@ int vq_cmd_bench(int argc, char **argv) {
     const char *dataset = NULL, *gt_out = NULL, *metric_s = "l2";
     const char *targets[MAX_TARGETS];
     size_t nt = 0;
-    unsigned long k = 10, threads = 1, repeat = 1, max_base = 0, max_query = 0;
+    unsigned long k = 10, threads = 1, build_threads = 0, repeat = 1, max_base = 0, max_query = 0;
     int isolate = 1;
     vq_sweep_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -383,6 +383,8 @@ int vq_cmd_bench(int argc, char **argv) {
             ok = !parse_uint(v, VQ_SWEEP_K_MAX, &k) && k > 0;
         else if (!strcmp(a, "--threads"))
             ok = !parse_uint(v, VQ_SWEEP_THREADS_MAX, &threads) && threads > 0;
+        else if (!strcmp(a, "--build-threads"))
+            ok = !parse_uint(v, VQ_SWEEP_THREADS_MAX, &build_threads) && build_threads > 0;
         else if (!strcmp(a, "--repeat"))
             ok = !parse_uint(v, 16, &repeat) && repeat > 0;
         else if (!strcmp(a, "--max-base"))
@@ -494,6 +496,7 @@ int vq_cmd_bench(int argc, char **argv) {
     cfg.metric = metric;
     cfg.k = (unsigned)k;
     cfg.threads = (unsigned)threads;
+    cfg.build_threads = (unsigned)build_threads;
     cfg.repeat = (unsigned)repeat;
     cfg.progress = on_progress;
     cfg.progress_ctx = &col;
