@@ -1,0 +1,334 @@
+/* turbo.c — TurboQuant (Zandieh et al., arXiv:2504.19874): the MSE quantizer `tq` and the
+ * unbiased inner-product quantizer `tq-ip` (TurboQuant-prod).
+ *
+ * tq:bits=B[,rescale=0|1][,seed=S][,rounds=R]   B = 1..8
+ *   Store ||x|| and quantize u = x/||x||: y = Πu with the seeded randomized-Hadamard rotation
+ *   of rotate.h (any d, no padding, so the code has exactly d coordinates), then each y_i to
+ *   the nearest of the 2^B Lloyd-Max centroids for the exact density of one coordinate of a
+ *   random unit vector in R^d (lloyd.h). Code: f32 ||x|| | [f32 w] | d indices of B bits
+ *   packed LSB-first (kernels/tq.h): 4 + ceil(d·B/8) bytes, + 4 with rescale=1.
+ *   Search never rotates back: prepare rotates the query once (q' = Πq), and
+ *   <q, x^> = ||x||·<q', y^>, scored straight from the packed indices by the tq kernels.
+ *   L2 scores ||q||² + ||x||² - 2·w·<q', y^> (the stored true norm, not ||x^||); IP scores
+ *   -w·<q', y^>. Plain tq has w = ||x|| and shows the paper's shrinkage
+ *   E<q, x^> = (1 - D_B)<q, x>. rescale=1 stores w = ||x||/<u, u^> (RaBitQ-style
+ *   renormalization) next to ||x||, which removes that bias. Decode returns the MSE
+ *   reconstruction ||x||·Πᵀy^ in both cases.
+ *
+ * tq-ip:bits=B[,seed=S][,rounds=R]   B = 1..8
+ *   A (B-1)-bit tq code of u plus a 1-bit QJL sketch of the residual, in the rotated space:
+ *   r = y - y^, γ = ||r||, z = sign(S r) with S a d×d matrix of i.i.d. N(0,1) entries drawn
+ *   from the seed (a Gaussian S, never the Hadamard: a structured S biases the √(π/2)/d
+ *   constant). Estimate <q, u> ≈ <q', y^> + (√(π/2)/d)·γ·<S q', z>, unbiased over S.
+ *   Code: f32 ||x|| | f32 γ | (B-1)-bit indices | d sign bits; for B = 1 the MSE part is
+ *   empty, r = y and γ = 1 is not stored (pure QJL on the rotated vector). prepare computes
+ *   S q' once per query (d² flops); decode returns ||x||·Πᵀ(y^ + (√(π/2)/d)·γ·Sᵀz), whose
+ *   inner product with any q is exactly the estimator. S is held in memory (d² floats), so
+ *   tq-ip accepts d <= 4096.
+ *
+ * Saved state: nothing but the spec (bits, rescale, seed, rounds) and a state version.
+ * Rotation, S and codebooks are recomputed from it on load (the codebook solve takes
+ * milliseconds; lloyd.c). Sign bits of S r come from the dispatched f32 dot kernel, so a
+ * projection within rounding of 0 may take a different sign on another ISA; every other
+ * part of a code is bit-identical on every CPU.
+ *
+ * Thread safety: immutable after create; queries own their scratch. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "internal.h"
+#include "kernels/f32.h"
+#include "kernels/tq.h"
+#include "lloyd.h"
+#include "rotate.h"
+
+#define TQ_SEED_DEFAULT 42u
+#define TQ_STATE_VERSION 1u
+#define TQ_IP_DIM_MAX 4096u
+#define SQRT_HALF_PI 1.2533141373155003
+
+typedef struct tq_impl {
+    int prod;         /* tq-ip */
+    unsigned bits;    /* spec bits */
+    unsigned mbits;   /* bits of the MSE indices: bits (tq) or bits - 1 (tq-ip), may be 0 */
+    int rescale;      /* tq: store w = ||x|| / <u, u^> */
+    size_t hdr;       /* bytes of floats before the packed indices */
+    size_t mse_bytes; /* packed MSE indices */
+    vq_rot *rot;
+    float *S;         /* tq-ip: d x d, row-major */
+    float cb[256];    /* centroids, zero padded (the kernels read 16 at least) */
+    float thr[255];   /* cell boundaries */
+    double mse_coord; /* E (t - c(t))^2 per coordinate */
+} tq_impl;
+
+typedef struct tq_query {
+    float *qr;   /* d: rotated query */
+    float *sq;   /* tq-ip: S qr (d floats) */
+    float sqsum; /* tq-ip: sum of sq */
+    float qn2;   /* ||q||^2 */
+    vq_k_tq_dot_fn dot;
+    float (*sign_sum)(const float *y, const uint8_t *s, size_t d);
+} tq_query;
+
+static void destroy(vq_quant *q) {
+    tq_impl *im = q->impl;
+    if (!im) return;
+    vq__rot_free(im->rot);
+    vq_free(im->S);
+    vq_free(im);
+    q->impl = NULL;
+}
+
+static int create_common(vq_quant *q, vq_params *p, int prod, vq_err *err) {
+    unsigned bits, rescale = 0, rounds;
+    uint64_t seed;
+    VQ_FAIL_IF(!vq__param_has(p, "bits"), VQ_ESPEC, err, "bits",
+               "%s needs bits=B (1..8), e.g. '%s:bits=4'", p->name, p->name);
+    VQ_TRY(vq__param_uint(p, "bits", 4, 1, VQ_TQ_BITS_MAX, &bits, err));
+    if (!prod) VQ_TRY(vq__param_uint(p, "rescale", 0, 0, 1, &rescale, err));
+    VQ_TRY(vq__param_u64(p, "seed", TQ_SEED_DEFAULT, &seed, err));
+    VQ_TRY(vq__param_uint(p, "rounds", VQ_ROT_ROUNDS_DEFAULT, 1, VQ_ROT_ROUNDS_MAX, &rounds, err));
+    VQ_TRY(vq__params_done(p, err));
+    unsigned d = q->d;
+    VQ_FAIL_IF(prod && d > TQ_IP_DIM_MAX, VQ_EDIM, err, "dim",
+               "tq-ip keeps a d x d Gaussian sketch; dimension %u > %u", d, TQ_IP_DIM_MAX);
+    tq_impl *im = vq_calloc(1, sizeof *im);
+    VQ_FAIL_IF(!im, VQ_ENOMEM, err, "quantizer", "out of memory");
+    q->impl = im;
+    im->prod = prod;
+    im->bits = bits;
+    im->mbits = prod ? bits - 1 : bits;
+    im->rescale = (int)rescale;
+    im->hdr = 4 + ((rescale || (prod && im->mbits)) ? 4 : 0);
+    im->mse_bytes = vq__tq_packed_bytes(d, im->mbits);
+    q->code_size = im->hdr + im->mse_bytes + (prod ? vq__tq_packed_bytes(d, 1) : 0);
+    if (prod)
+        snprintf(q->spec, sizeof q->spec, "tq-ip:bits=%u,seed=%llu,rounds=%u", bits,
+                 (unsigned long long)seed, rounds);
+    else
+        snprintf(q->spec, sizeof q->spec, "tq:bits=%u,rescale=%u,seed=%llu,rounds=%u", bits,
+                 rescale, (unsigned long long)seed, rounds);
+    VQ_TRY(vq__rot_new(d, seed, rounds, &im->rot, err));
+    if (im->mbits) VQ_TRY(vq__lloyd_sphere(d, im->mbits, im->cb, im->thr, &im->mse_coord, err));
+    if (prod) {
+        im->S = vq_malloc((size_t)d * d * sizeof(float));
+        VQ_FAIL_IF(!im->S, VQ_ENOMEM, err, "quantizer", "out of memory for the %ux%u sketch", d, d);
+        vq_rng g;
+        vq__rng_seed(&g, seed ^ 0x514a4c534b455443ull); /* a stream apart from the rotation's */
+        for (size_t i = 0; i < (size_t)d * d; i++) im->S[i] = (float)vq__rng_normal(&g);
+    }
+    return VQ_OK;
+}
+
+static int create_tq(vq_quant *q, vq_params *p, const char *in, vq_err *err) {
+    (void)in;
+    return create_common(q, p, 0, err);
+}
+static int create_tq_ip(vq_quant *q, vq_params *p, const char *in, vq_err *err) {
+    (void)in;
+    return create_common(q, p, 1, err);
+}
+
+static int encode(const vq_quant *q, size_t n, const float *x, uint8_t *codes, vq_err *err) {
+    const tq_impl *im = q->impl;
+    unsigned d = q->d;
+    const vq_k_f32 *kf = vq__k_f32(vq_isa_active());
+    float *y = vq_malloc((size_t)d * (2 * sizeof(float) + 1));
+    VQ_FAIL_IF(!y, VQ_ENOMEM, err, "encode", "out of memory");
+    float *r = y + d;
+    uint8_t *idx = (uint8_t *)(r + d);
+    int rc = VQ_OK;
+    for (size_t v = 0; v < n && rc == VQ_OK; v++) {
+        const float *xv = x + v * d;
+        uint8_t *c = codes + v * q->code_size;
+        double ss = 0;
+        for (unsigned j = 0; j < d; j++) ss += (double)xv[j] * xv[j];
+        double nrm = sqrt(ss);
+        if (nrm > FLT_MAX) {
+            rc = vq_err_set(err, VQ_EINVAL, "vector", "vector %zu: norm %g exceeds the fp32 range",
+                            v, nrm);
+            break;
+        }
+        float inv = nrm > 0 ? (float)(1.0 / nrm) : 0.0f;
+        for (unsigned j = 0; j < d; j++) y[j] = xv[j] * inv;
+        if (vq__rot_apply(im->rot, y, y) < 0) {
+            rc = vq_err_set(err, VQ_ENOMEM, "encode", "out of memory");
+            break;
+        }
+        float fn = (float)nrm;
+        memcpy(c, &fn, 4);
+        uint8_t *body = c + im->hdr;
+        double uu = 0; /* <u, u^> = <y, y^> */
+        for (unsigned j = 0; j < d; j++) {
+            unsigned k = im->mbits ? vq__lloyd_cell(im->thr, im->mbits, y[j]) : 0;
+            float yh = im->mbits ? im->cb[k] : 0.0f;
+            idx[j] = (uint8_t)k;
+            r[j] = y[j] - yh;
+            uu += (double)y[j] * yh;
+        }
+        if (im->mbits) vq__tq_pack(idx, d, im->mbits, body);
+        if (im->rescale) {
+            /* <u, u^> > 0 for any u != 0 (0 is a threshold of the symmetric codebook). */
+            float w = uu > 0 ? (float)(nrm / uu) : fn;
+            memcpy(c + 4, &w, 4);
+        }
+        if (im->prod) {
+            double g2 = 0;
+            for (unsigned j = 0; j < d; j++) g2 += (double)r[j] * r[j];
+            if (im->mbits) {
+                float g = (float)sqrt(g2);
+                memcpy(c + 4, &g, 4);
+            }
+            uint8_t *sg = body + im->mse_bytes;
+            memset(sg, 0, vq__tq_packed_bytes(d, 1));
+            for (unsigned i = 0; i < d; i++)
+                if (kf->ip(im->S + (size_t)i * d, r, d) >= 0)
+                    sg[i >> 3] |= (uint8_t)(1u << (i & 7));
+        }
+    }
+    vq_free(y);
+    return rc;
+}
+
+static int decode(const vq_quant *q, size_t n, const uint8_t *codes, float *x, vq_err *err) {
+    const tq_impl *im = q->impl;
+    unsigned d = q->d;
+    for (size_t v = 0; v < n; v++) {
+        const uint8_t *c = codes + v * q->code_size, *body = c + im->hdr;
+        float *xv = x + v * d, nrm;
+        memcpy(&nrm, c, 4);
+        for (unsigned j = 0; j < d; j++)
+            xv[j] = im->mbits ? im->cb[vq__tq_get(body, j, im->mbits)] : 0.0f;
+        if (im->prod) {
+            float g = 1.0f;
+            if (im->mbits) memcpy(&g, c + 4, 4);
+            const uint8_t *sg = body + im->mse_bytes;
+            float a = (float)(SQRT_HALF_PI / d) * g;
+            for (unsigned i = 0; i < d; i++) {
+                float zi = ((sg[i >> 3] >> (i & 7)) & 1) ? a : -a;
+                const float *row = im->S + (size_t)i * d;
+                for (unsigned j = 0; j < d; j++) xv[j] += zi * row[j];
+            }
+        }
+        VQ_FAIL_IF(vq__rot_apply_t(im->rot, xv, xv) < 0, VQ_ENOMEM, err, "decode", "out of memory");
+        for (unsigned j = 0; j < d; j++) xv[j] *= nrm;
+    }
+    return VQ_OK;
+}
+
+static int query_new(const vq_quant *q, void **state, vq_err *err) {
+    const tq_impl *im = q->impl;
+    tq_query *s = vq_calloc(1, sizeof *s);
+    if (s) s->qr = vq_malloc_aligned((size_t)q->d * (im->prod ? 2 : 1) * sizeof(float));
+    if (!s || !s->qr) {
+        vq_free(s);
+        return vq_err_set(err, VQ_ENOMEM, "query", "out of memory");
+    }
+    if (im->prod) s->sq = s->qr + q->d;
+    *state = s;
+    return VQ_OK;
+}
+
+static void query_free(void *state) {
+    tq_query *s = state;
+    if (!s) return;
+    vq_free(s->qr);
+    vq_free(s);
+}
+
+static int prepare(vq_query *qs, const float *query, vq_err *err) {
+    const tq_impl *im = qs->q->impl;
+    tq_query *s = qs->impl;
+    unsigned d = qs->q->d;
+    const vq_k_tq *kt = vq__k_tq(qs->isa);
+    double n2 = 0;
+    for (unsigned j = 0; j < d; j++) n2 += (double)query[j] * query[j];
+    s->qn2 = (float)n2;
+    VQ_FAIL_IF(vq__rot_apply(im->rot, query, s->qr) < 0, VQ_ENOMEM, err, "query", "out of memory");
+    s->dot = im->mbits ? kt->dot[im->mbits] : NULL;
+    s->sign_sum = kt->sign_sum;
+    if (im->prod) {
+        const vq_k_f32 *kf = vq__k_f32(qs->isa);
+        double sum = 0;
+        for (unsigned i = 0; i < d; i++) {
+            s->sq[i] = kf->ip(im->S + (size_t)i * d, s->qr, d);
+            sum += s->sq[i];
+        }
+        s->sqsum = (float)sum;
+    }
+    return VQ_OK;
+}
+
+/* The estimate of <q, x> from one code. */
+static inline float est_ip(const tq_impl *im, const tq_query *s, const uint8_t *c, unsigned d) {
+    const uint8_t *body = c + im->hdr;
+    float w;
+    memcpy(&w, c + (im->rescale ? 4 : 0), 4);
+    if (!im->prod) return w * s->dot(s->qr, body, d, im->cb);
+    float g = 1.0f, t = im->mbits ? s->dot(s->qr, body, d, im->cb) : 0.0f;
+    if (im->mbits) memcpy(&g, c + 4, 4);
+    float sg = 2.0f * s->sign_sum(s->sq, body + im->mse_bytes, d) - s->sqsum;
+    return w * (t + (float)(SQRT_HALF_PI / d) * g * sg);
+}
+
+static inline float score_code(const vq_query *qs, const uint8_t *c) {
+    const tq_impl *im = qs->q->impl;
+    const tq_query *s = qs->impl;
+    float ip = est_ip(im, s, c, qs->q->d);
+    if (qs->metric != VQ_METRIC_L2) return -ip;
+    float nrm;
+    memcpy(&nrm, c, 4);
+    return s->qn2 + nrm * nrm - 2.0f * ip;
+}
+
+static void score(const vq_query *qs, const uint8_t *packed, size_t n, float *dist) {
+    size_t cs = qs->q->code_size;
+    for (size_t i = 0; i < n; i++) {
+        __builtin_prefetch(packed + (i + 4) * cs, 0, 0);
+        dist[i] = score_code(qs, packed + i * cs);
+    }
+}
+
+static float score_one(const vq_query *qs, const uint8_t *code) { return score_code(qs, code); }
+
+static int save(const vq_quant *q, vq_wbuf *w, vq_err *err) {
+    (void)q, (void)err;
+    vq__w_u32(w, TQ_STATE_VERSION);
+    return VQ_OK;
+}
+
+static int load(vq_quant *q, vq_rbuf *r, vq_err *err) {
+    (void)q;
+    uint32_t v;
+    VQ_TRY(vq__r_u32(r, &v, err));
+    VQ_FAIL_IF(v != TQ_STATE_VERSION, VQ_EVERSION, err, "tq.version",
+               "TurboQuant state version %u is not supported (this build reads %u)", v,
+               TQ_STATE_VERSION);
+    return VQ_OK;
+}
+
+static size_t state_bytes(const vq_quant *q) {
+    const tq_impl *im = q->impl;
+    return sizeof *im + vq__rot_bytes(im->rot) + (im->S ? (size_t)q->d * q->d * sizeof(float) : 0);
+}
+
+#define TQ_OPS(var, nm, cr)              \
+    const vq_quant_ops var = {           \
+        .version = VQ_QUANT_OPS_VERSION, \
+        .name = nm,                      \
+        .create = cr,                    \
+        .encode = encode,                \
+        .decode = decode,                \
+        .query_new = query_new,          \
+        .query_free = query_free,        \
+        .prepare = prepare,              \
+        .score = score,                  \
+        .score_one = score_one,          \
+        .save = save,                    \
+        .load = load,                    \
+        .state_bytes = state_bytes,      \
+        .destroy = destroy,              \
+    };
+TQ_OPS(vq__ops_tq, "tq", create_tq)
+TQ_OPS(vq__ops_tq_ip, "tq-ip", create_tq_ip)
