@@ -11,12 +11,16 @@
  * differ from the last ones set: concurrent searchers should use the same values.
  * Compaction is not supported (FAISS renumbers or cannot remove, depending on the index):
  * tombstones stay filtered. The file section holds FAISS's own serialization.
+ * FAISS's C API prints the message of every exception it catches to stderr (its
+ * macros_impl.h); this file avoids calls known to throw (inapplicable parameters), but a
+ * bad factory string or corrupt FAISS payload still gets FAISS's own line on stderr.
  * Known FAISS 1.7.3 problem: fast-scan IVF-PQ ("...x4fs") with some k aborts in
  * partitioning.cpp (compress_array assertion); the C API cannot set `implem`, so callers
  * that run untrusted k values should isolate FAISS baselines (see docs/index.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <AutoTune_c.h>
 #include <Index_c.h>
@@ -94,8 +98,12 @@ static int fx_search(vqi_searcher *s, const float *q, unsigned k, const vqi_sear
                      vq_err *err) {
     const vqi_index *idx = s->idx;
     fx *x = X(idx);
-    if (sp && sp->nprobe) VQ_TRY(set_param(x, "nprobe", sp->nprobe, &x->cur_nprobe, err));
-    if (sp && sp->ef) VQ_TRY(set_param(x, "efSearch", sp->ef, &x->cur_ef, err));
+    /* Like the native structures, a knob that does not apply (nprobe on HNSW) is ignored;
+     * asking FAISS anyway would make its C API print the exception to stderr. */
+    if (sp && sp->nprobe && strstr(idx->structure, "IVF"))
+        VQ_TRY(set_param(x, "nprobe", sp->nprobe, &x->cur_nprobe, err));
+    if (sp && sp->ef && strstr(idx->structure, "HNSW"))
+        VQ_TRY(set_param(x, "efSearch", sp->ef, &x->cur_ef, err));
     s->exact = 1;
     VQ_FAIL_IF(vq__heap_init(&s->res, k), VQ_ENOMEM, err, "search", "out of memory");
     size_t ntotal = (size_t)faiss_Index_ntotal(x->fi);

@@ -12,6 +12,7 @@
  *
  * Locks: see vqi_internal.h.
  */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np: writers must not starve */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,7 +184,13 @@ static int parse_spec(vqi_index *idx, const char *spec, vq_err *err) {
 static vqi_index *index_alloc(void) {
     vqi_index *idx = vq_calloc(1, sizeof *idx);
     if (!idx) return NULL;
-    pthread_rwlock_init(&idx->lock, NULL);
+    /* glibc's default rwlock prefers readers: a steady stream of searches would starve
+     * add() forever. Prefer the writer; searches wait at most one chunk. */
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&idx->lock, &a);
+    pthread_rwlockattr_destroy(&a);
     pthread_mutex_init(&idx->wmutex, NULL);
     vq_init();
     idx->kf = vq__k_f32(vq_isa_active());
@@ -412,8 +419,8 @@ int vqi_index_add(vqi_index *idx, size_t n, const float *x, const uint64_t *ids,
         rc = train_locked(idx, n, x, err);
         pthread_rwlock_unlock(&idx->lock);
     }
-    for (size_t off = 0; rc == VQ_OK && off < n; off += VQI_ADD_CHUNK) {
-        size_t c = n - off < VQI_ADD_CHUNK ? n - off : VQI_ADD_CHUNK;
+    for (size_t off = 0, c = 0; rc == VQ_OK && off < n; off += c) {
+        c = n - off < VQI_ADD_CHUNK ? n - off : VQI_ADD_CHUNK;
         /* HNSW with several threads inserts a whole chunk in parallel: use larger chunks
          * so the threads have work (readers still interleave between chunks). */
         if (idx->type == VQI_HNSW && idx->params.threads > 1) {

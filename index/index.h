@@ -137,7 +137,8 @@ int vqi_index_compact(vqi_index *idx, vq_err *err);
 typedef struct vqi_search_params {
     unsigned ef;     /* HNSW beam width (>= k is enforced by using max(ef, k)) */
     unsigned nprobe; /* IVF lists probed */
-    float rerank;    /* re-rank factor, >= 1; 0 = the spec's */
+    /* (ef and nprobe are ignored by structures they do not apply to.) */
+    float rerank; /* re-rank factor, >= 1; 0 = the spec's */
     /* Filter: allowed ids. Either, both (AND) or neither. The bitmap is read, not kept. */
     const roaring_bitmap_t *filter_bitmap;
     int (*filter_fn)(uint64_t id, void *ctx); /* non-zero = allowed */

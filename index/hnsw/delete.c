@@ -45,9 +45,26 @@ static int repair(vqi_index *idx, hnsw *g, vq_err *err) {
                     cand[m++] = (vqi_cand){vq__dist(idx, vi, vq__vec(idx, nn)), nn};
                 }
             }
-            size_t k = vq__hnsw_select(idx, cand, m, hnsw_maxlinks(g, l), out);
+            unsigned maxl = hnsw_maxlinks(g, l);
+            size_t k = vq__hnsw_select(idx, cand, m, maxl, out);
+            /* Keep pruned connections (the paper's keepPrunedConnections): fill the list up
+             * to its capacity with the closest candidates the heuristic left out, so the
+             * hole does not lower the node's degree. cand is sorted by distance now. */
+            for (size_t t = 0; t < m && k < maxl; t++) {
+                int dup = 0;
+                for (size_t z = 0; z < k && !dup; z++) dup = out[z] == cand[t].slot;
+                if (!dup) out[k++] = cand[t].slot;
+            }
             memcpy(lk + 1, out, k * sizeof *out);
             lk[0] = (uint32_t)k;
+            /* Nodes that were reachable only through the hole get an edge back. */
+            for (size_t t = 0; t < k; t++) {
+                uint32_t *bl = hnsw_links(g, out[t], l);
+                if (bl[0] >= maxl) continue;
+                int has = 0;
+                for (unsigned z = 0; z < bl[0] && !has; z++) has = bl[1 + z] == (uint32_t)i;
+                if (!has) bl[1 + bl[0]++] = (uint32_t)i;
+            }
         }
     }
     vq_free(cand);

@@ -25,14 +25,19 @@ int vq__hnsw_search(vqi_searcher *s, const float *q, unsigned k, const vqi_searc
     const vqi_index *idx = s->idx;
     hnsw *g = H(idx);
     size_t live = idx->n_slots - idx->n_deleted;
+    double sel = 1.0;
     if (sp && sp->filter_bitmap) {
         double ratio = sp->brute_force_ratio > 0 ? sp->brute_force_ratio : 0.02;
         uint64_t card = roaring_bitmap_get_cardinality(sp->filter_bitmap);
         if ((double)card < ratio * (double)live) return vq__brute_force(s, q, k, sp, err);
+        sel = (double)card / (double)live;
     }
     size_t kk = vq__rerank_count(idx, sp, k);
     size_t ef = sp && sp->ef ? sp->ef : idx->ef;
     if (ef < kk) ef = kk;
+    /* A selective filter leaves fewer allowed nodes per step of the beam: widen it in
+     * proportion (up to 8x), as filtered traversals do (ACORN's larger ef). */
+    if (sel < 1.0) ef = (size_t)((double)ef * (1.0 / sel < 8.0 ? 1.0 / sel : 8.0));
     VQ_FAIL_IF(vq__heap_init(&s->res, ef), VQ_ENOMEM, err, "search", "out of memory");
     if (!g || g->entry == UINT32_MAX) return VQ_OK;
     VQ_TRY(

@@ -184,6 +184,16 @@ static int ivf_search(vqi_searcher *s, const float *q, unsigned k, const vqi_sea
     VQ_FAIL_IF(vq__heap_init(&s->res, kk), VQ_ENOMEM, err, "search", "out of memory");
     if (!v) return VQ_OK;
     unsigned nprobe = sp && sp->nprobe ? sp->nprobe : idx->nprobe;
+    if (sp && sp->filter_bitmap) {
+        /* Few allowed ids: scan them exactly. Otherwise probe 1/selectivity times more
+         * lists, so the probed lists hold about as many allowed candidates as unfiltered. */
+        size_t live = idx->n_slots - idx->n_deleted;
+        double ratio = sp->brute_force_ratio > 0 ? sp->brute_force_ratio : 0.02;
+        uint64_t card = roaring_bitmap_get_cardinality(sp->filter_bitmap);
+        if ((double)card < ratio * (double)live) return vq__brute_force(s, q, k, sp, err);
+        double wide = (double)nprobe * (double)live / (double)(card ? card : 1);
+        nprobe = wide > v->nlist ? v->nlist : (unsigned)wide;
+    }
     if (nprobe > v->nlist) nprobe = v->nlist;
     vq_metric qm = idx->metric == VQ_METRIC_L2 ? VQ_METRIC_L2 : VQ_METRIC_IP;
     if (qm == VQ_METRIC_L2) {
