@@ -213,6 +213,7 @@ static void summary(const collector *c, const char **names, size_t nt, unsigned 
                 double brec[VQ_SWEEP_MAX_VALUES * 4], bqps[VQ_SWEEP_MAX_VALUES * 4];
                 int bm = curve(c, names[b], th, brec, bqps, VQ_SWEEP_MAX_VALUES * 4);
                 if (bm <= 0) continue;
+                double prev_r = -1;
                 for (int a = 0; a < 2; a++) {
                     /* Compare at the target recall, or, when a curve starts above it, at the
                      * lowest recall both curves reach (a sweep that never goes below the
@@ -223,6 +224,8 @@ static void summary(const collector *c, const char **names, size_t nt, unsigned 
                     double r = at[a];
                     if (mina > r) r = mina;
                     if (minb > r) r = minb;
+                    if (r == prev_r) continue; /* both targets resolved to one level */
+                    prev_r = r;
                     double va, vb;
                     if (vq_sweep_qps_at_recall(rec, qps, (size_t)m, r, &va) != VQ_OK ||
                         vq_sweep_qps_at_recall(brec, bqps, (size_t)bm, r, &vb) != VQ_OK) {
