@@ -56,7 +56,8 @@ static int vt_build(void *ctx, const float *x, size_t n, size_t d, vq_metric met
     vqi_params p = vqi_params_default();
     p.threads = threads;
     VQ_TRY(vqi_index_new_params(t->spec, (unsigned)d, metric, &p, &t->idx, err));
-    VQ_TRY(vqi_index_train(t->idx, n, x, err));
+    /* Data-oblivious quantizers (tq, fp16...) may come back from new already trained. */
+    if (!vqi_index_is_trained(t->idx)) VQ_TRY(vqi_index_train(t->idx, n, x, err));
     VQ_TRY(vqi_index_add(t->idx, n, x, NULL, err));
     snprintf(t->desc, sizeof t->desc, "vqdb %s", vq_isa_name(vq_isa_active()));
     return VQ_OK;
@@ -285,12 +286,19 @@ static int plot(const collector *c, const char **names, size_t nt, unsigned thre
         }
     fprintf(f, "plot ");
     nd = 0;
+    int drawn = 0;
     for (size_t i = 0; i < nt; i++)
         for (unsigned th = 1; th <= threads; th = th == 1 && threads > 1 ? threads : th + 1) {
+            double r1[1], q1[1];
+            if (curve(c, names[i], th, r1, q1, 1) <= 0) { /* a target that failed: no line */
+                nd++;
+                continue;
+            }
             char t[VQ_SWEEP_NAME_MAX + 16];
             snprintf(t, sizeof t, th == 1 ? "%s" : "%s (%u thr)", names[i], th);
             fprintf(f, "%s$d%zu using 1:2 with linespoints lc %zu dt %d pt %zu title ",
-                    nd ? ", \\\n     " : "", nd, i + 1, th == 1 ? 1 : 2, i % 12 + 1);
+                    drawn ? ", \\\n     " : "", nd, i + 1, th == 1 ? 1 : 2, i % 12 + 1);
+            drawn++;
             gp_quote(f, t);
             nd++;
         }

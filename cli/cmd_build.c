@@ -86,7 +86,7 @@ int vq_cmd_build(int argc, char **argv) {
     int rc = vqi_index_new_params(spec, (unsigned)x.d, metric, &p, &idx, &err);
     if (rc < 0) goto fail;
     double t0 = vq_now();
-    if ((rc = vqi_index_train(idx, x.n, x.data, &err)) < 0) goto fail;
+    if (!vqi_index_is_trained(idx) && (rc = vqi_index_train(idx, x.n, x.data, &err)) < 0) goto fail;
     double train_s = vq_now() - t0;
     /* Chunks of ~1% (at least a few add-chunks per thread) keep the bar moving without
      * starving a multi-threaded HNSW build of parallel work. */
