@@ -25,7 +25,7 @@ for what in "$@"; do
     run $V bench --base $M/mnist10k_base.fvecs --query $M/mnist10k_query.fvecs \
       --gt $M/mnist10k_groundtruth.ivecs --dataset mnist10k \
       --index ivf:nlist=128/pq:m=56,bits=4/rerank=4 --index ivf:nlist=128/tq:bits=4/rerank=4 \
-      --baseline 'faiss:IVF128,PQ56x4fs,RFlat@k_factor_rf=4' --baseline faiss:IVF128,PQ56 \
+      --baseline 'faiss:IVF128,PQ56x4fs,RFlat@k_factor_rf=4' --baseline faiss:IVF128,PQ56np \
       --sweep nprobe=1,2,4,8,16,32 -k 10 --threads 2 \
       --json $R/ibench_mnist_ivf.jsonl --plot $R/ibench_mnist_ivf.png ;;
   glove-hnsw)
@@ -40,7 +40,7 @@ for what in "$@"; do
       --max-base 100000 --max-query 2000 --metric cos --dataset glove100-100k \
       --index ivf:nlist=1024/pq:m=50,bits=4/rerank=4 --index ivf:nlist=1024/tq:bits=4/rerank=4 \
       --index flat/rabitq:bits=1/rerank=10 \
-      --baseline 'faiss:IVF1024,PQ50x4fs,RFlat@k_factor_rf=4' --baseline faiss:IVF1024,PQ50 \
+      --baseline 'faiss:IVF1024,PQ50x4fs,RFlat@k_factor_rf=4' --baseline faiss:IVF1024,PQ50np \
       --sweep nprobe=1,2,4,8,16,32,64 -k 10 --threads 2 \
       --json $R/ibench_glove_ivf.jsonl --plot $R/ibench_glove_ivf.png ;;
   synth)
@@ -50,7 +50,7 @@ for what in "$@"; do
     run $V bench --base $S/synth_base.fvecs --query $S/synth_query.fvecs --dataset synth100k-128-norm \
       --index hnsw:m=16,efc=200/sq8/rerank=2 --index ivf:nlist=1024/pq:m=32,bits=4/rerank=4 \
       --baseline hnswlib:m=16,efc=200 --baseline faiss:HNSW32,Flat \
-      --baseline 'faiss:IVF1024,PQ32x4fs,RFlat@k_factor_rf=4' --baseline faiss:IVF1024,PQ32 \
+      --baseline 'faiss:IVF1024,PQ32x4fs,RFlat@k_factor_rf=4' --baseline faiss:IVF1024,PQ32np \
       --sweep ef=10,16,32,64,128 --sweep nprobe=1,4,16,64 -k 10 --threads 2 \
       --json $R/ibench_synth.jsonl --plot $R/ibench_synth.png ;;
   *) echo "unknown run $what" >&2; exit 2 ;;
