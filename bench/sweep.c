@@ -79,12 +79,14 @@ int vq_sweep_qps_at_recall(const double *recall, const double *qps, size_t n, do
             idx[j] = idx[j - 1];
             idx[j - 1] = t;
         }
-    if (recall[idx[n - 1]] < r || recall[idx[0]] > r) {
-        if (recall[idx[0]] == r) { /* exactly on the lowest point */
-            *out = qps[idx[0]];
-            return VQ_OK;
-        }
-        return VQ_ENOTFOUND;
+    if (recall[idx[n - 1]] < r || recall[idx[0]] > r) return VQ_ENOTFOUND;
+    /* Points at exactly r: the best operating point there is the fastest one. */
+    double best = -1;
+    for (size_t i = 0; i < n; i++)
+        if (recall[i] == r && qps[i] > best) best = qps[i];
+    if (best >= 0) {
+        *out = best;
+        return VQ_OK;
     }
     for (size_t i = 0; i + 1 < n; i++) {
         double r0 = recall[idx[i]], r1 = recall[idx[i + 1]];

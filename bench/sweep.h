@@ -72,7 +72,7 @@ typedef struct vq_sweep_config {
     unsigned k;
     unsigned threads;       /* search threads of the second pass; 1: single-thread rows only */
     unsigned build_threads; /* threads for build; 0: same as threads */
-    unsigned repeat;  /* timed passes per point; the one with the median QPS is reported */
+    unsigned repeat;        /* timed passes per point; the one with the median QPS is reported */
     size_t nkeys;
     const char *keys[VQ_SWEEP_MAX_KEYS]; /* "ef", "nprobe" */
     size_t nvalues[VQ_SWEEP_MAX_KEYS];
@@ -117,7 +117,8 @@ double vq_sweep_recall(const int64_t *ids, size_t ids_stride, const int32_t *gt,
 /* The p-quantile (0..1) of x[0..n) by nearest rank; sorts x in place. */
 double vq_sweep_percentile(double *x, size_t n, double p);
 /* QPS at recall r along a curve of (recall, qps) points: linear interpolation in recall of
- * log(qps) between the two points that bracket r, taking the curve in order of recall.
+ * log(qps) between the two points that bracket r, taking the curve in order of recall; when
+ * points lie exactly at r, the fastest of them.
  * Returns VQ_ENOTFOUND when no point reaches r, or when r is below every point (the curve
  * does not go down that far: the lowest point's QPS is then a lower bound, not a value). */
 int vq_sweep_qps_at_recall(const double *recall, const double *qps, size_t n, double r,

@@ -22,6 +22,9 @@ def curve(idx, th, key):
 def at(pts, rec):
     if not pts or pts[-1][0] < rec or pts[0][0] > rec:
         return None
+    exact = [q for r, q in pts if r == rec]
+    if exact:  # the fastest operating point at exactly this recall (as vqdb bench does)
+        return max(exact)
     for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
         if r0 <= rec <= r1:
             if r1 == r0:

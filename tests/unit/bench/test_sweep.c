@@ -50,6 +50,10 @@ Test(sweep, qps_at_recall_interpolates_log_qps) {
     cr_assert_eq(vq_sweep_qps_at_recall(rec, qps, 3, 0.7, &v), VQ_ENOTFOUND);
     cr_assert_eq(vq_sweep_qps_at_recall(rec, qps, 3, 1.01, &v), VQ_ENOTFOUND);
     cr_assert_eq(vq_sweep_qps_at_recall(rec, qps, 0, 0.9, &v), VQ_ENOTFOUND);
+    /* Several points at the same recall: the fastest one counts. */
+    double rec2[] = {0.99, 0.99, 0.99, 1.0}, qps2[] = {300, 900, 600, 100};
+    cr_assert_eq(vq_sweep_qps_at_recall(rec2, qps2, 4, 0.99, &v), VQ_OK);
+    cr_assert_float_eq(v, 900, 1e-9);
 }
 
 Test(sweep, parse) {
