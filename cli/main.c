@@ -15,7 +15,7 @@
     X("bench", vq_cmd_bench, "recall/latency sweep against FAISS and hnswlib")          \
     X("collection", vq_cmd_collection, "create/list/describe/drop collections")         \
     X("upsert", vq_cmd_upsert, "write vectors and attributes into a collection")        \
-    X("query", vq_cmd_query, "query a collection (vector + attribute filter)")   \
+    X("query", vq_cmd_query, "query a collection (vector + attribute filter)")          \
     X("delete", vq_cmd_delete, "delete ids from a collection")                          \
     X("get", vq_cmd_get, "read records by id")                                          \
     X("snapshot", vq_cmd_snapshot, "consistent copy of a collection")                   \
