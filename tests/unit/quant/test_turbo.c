@@ -58,6 +58,11 @@ Test(turbo, code_size_is_tight) {
             q = mk(spec, ds[t]);
             cr_expect_eq(vq_quant_code_size(q), 8 + (ds[t] * b + 7) / 8, "%s", spec);
             vq_quant_free(q);
+            snprintf(spec, sizeof spec, "tq:bits=%u,rescale=1,norm=16", b);
+            q = mk(spec, ds[t]);
+            cr_expect_eq(vq_quant_code_size(q), 4 + (ds[t] * b + 7) / 8, "%s", spec);
+            vq_quant_free(q);
+            if (ds[t] > 128) continue; /* tq-ip draws a d x d sketch: keep the test short */
             snprintf(spec, sizeof spec, "tq-ip:bits=%u", b);
             q = mk(spec, ds[t]);
             size_t want = (b > 1 ? 8 : 4) + (ds[t] * (b - 1) + 7) / 8 + (ds[t] + 7) / 8;
@@ -66,10 +71,6 @@ Test(turbo, code_size_is_tight) {
             snprintf(spec, sizeof spec, "tq-ip:bits=%u,norm=16", b);
             q = mk(spec, ds[t]);
             cr_expect_eq(vq_quant_code_size(q), want - (b > 1 ? 4 : 2), "%s", spec);
-            vq_quant_free(q);
-            snprintf(spec, sizeof spec, "tq:bits=%u,rescale=1,norm=16", b);
-            q = mk(spec, ds[t]);
-            cr_expect_eq(vq_quant_code_size(q), 4 + (ds[t] * b + 7) / 8, "%s", spec);
             vq_quant_free(q);
         }
 }
