@@ -130,4 +130,10 @@ extern const vq_quant_ops vq__ops_f32, vq__ops_fp16, vq__ops_bf16, vq__ops_sq8, 
 /* Convenience: the kernel ISA a query should use. */
 static inline vq_isa vq__qs_isa(const vq_query *qs) { return qs->isa; }
 
+/* RaBitQ's error bound (rabitq.c): [*lo, *hi] holds the true score (distance) of `code`
+ * for the query prepared in qs, with the probability set by the spec's eps (1.9: about
+ * 94% for the worst-placed pairs, more for near ones). VQ_EINVAL when qs is not a prepared
+ * rabitq query. Used by index/ to re-rank by bounds. */
+int vq__rabitq_bounds(const vq_query *qs, const uint8_t *code, float *lo, float *hi);
+
 #endif

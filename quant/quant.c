@@ -16,16 +16,6 @@
 #define FRAME_MAGIC "VQQT"
 #define FRAME_VERSION 1u
 
-/* Quantizers still being written are declared weak so the library links without them;
- * the registry skips the missing ones. */
-#pragma weak vq__ops_pq
-#pragma weak vq__ops_tq
-#pragma weak vq__ops_tq_ip
-#pragma weak vq__ops_rabitq
-#pragma weak vq__ops_qjl
-#pragma weak vq__ops_bin
-#pragma weak vq__ops_pca
-
 static const vq_quant_ops *const g_registry[] = {
     &vq__ops_f32, &vq__ops_fp16,  &vq__ops_bf16,   &vq__ops_sq8, &vq__ops_f8e4m3, &vq__ops_pq,
     &vq__ops_tq,  &vq__ops_tq_ip, &vq__ops_rabitq, &vq__ops_qjl, &vq__ops_bin,    &vq__ops_pca,
@@ -34,16 +24,14 @@ static const vq_quant_ops *const g_registry[] = {
 
 const char *const *vq_quant_names(void) {
     static const char *names[N_REG + 1];
-    size_t k = 0;
-    for (size_t i = 0; i < N_REG; i++)
-        if (g_registry[i]) names[k++] = g_registry[i]->name;
-    names[k] = NULL;
+    for (size_t i = 0; i < N_REG; i++) names[i] = g_registry[i]->name;
+    names[N_REG] = NULL;
     return names;
 }
 
 static const vq_quant_ops *lookup(const char *name) {
     for (size_t i = 0; i < N_REG; i++)
-        if (g_registry[i] && !strcmp(g_registry[i]->name, name)) return g_registry[i];
+        if (!strcmp(g_registry[i]->name, name)) return g_registry[i];
     return NULL;
 }
 

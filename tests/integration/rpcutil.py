@@ -1,0 +1,88 @@
+"""Shared helpers for the integration tests: generate the Python protobuf modules with
+protoc at test time, start `vqdb serve` on a free loopback port, and stop it."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.environ.get("VQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+VQDB = os.environ.get("VQDB_BIN", os.path.join(SRC, "build", "vqdb"))
+PROTOC = os.environ.get("PROTOC", "protoc")
+HEALTH_DIR = "/usr/share/grpc-proto"
+
+_gen = tempfile.mkdtemp(prefix="vqdb-pb2-")
+subprocess.check_call([PROTOC, "--python_out=" + _gen, "-I" + SRC, "proto/vqdb.proto"])
+# The health proto is compiled under another Python package name: a top-level "grpc"
+# package would shadow grpcio itself. Its proto package (the wire name) is unchanged.
+os.makedirs(os.path.join(_gen, "vqhealth"))
+with open(os.path.join(HEALTH_DIR, "grpc/health/v1/health.proto")) as f_in, \
+        open(os.path.join(_gen, "vqhealth", "health.proto"), "w") as f_out:
+    f_out.write(f_in.read())
+subprocess.check_call([PROTOC, "--python_out=" + _gen, "-I" + _gen, "vqhealth/health.proto"])
+sys.path.insert(0, _gen)
+
+import grpc  # noqa: E402  (Debian's python3-grpcio: a client this project did not write)
+from vqhealth import health_pb2  # noqa: E402
+from proto import vqdb_pb2  # noqa: E402,F401
+
+HEALTH = "/grpc.health.v1.Health/Check"
+
+
+class Server:
+    """A `vqdb serve` child process on 127.0.0.1 with an OS-chosen port."""
+
+    def __init__(self, *args, data=None):
+        self.data = data or tempfile.mkdtemp(prefix="vqdb-data-")
+        cmd = [VQDB, "serve", "--data", self.data, "--listen", "127.0.0.1:0", *args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stdout.readline()
+        m = re.search(r"port (\d+)", line)
+        if not m:
+            err = self.proc.stderr.read()
+            raise RuntimeError("server did not start: %r %r" % (line, err))
+        self.port = int(m.group(1))
+        self.addr = "127.0.0.1:%d" % self.port
+
+    def channel(self, creds=None, options=None):
+        if creds is None:
+            return grpc.insecure_channel(self.addr, options=options)
+        return grpc.secure_channel(self.addr, creds, options=options)
+
+    def stop(self, sig=15, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        self.stderr = self.proc.stderr.read()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return rc
+
+
+def unary(channel, path, req, resp_cls, **kw):
+    fn = channel.unary_unary(path, request_serializer=lambda m: m.SerializeToString(),
+                             response_deserializer=resp_cls.FromString)
+    return fn(req, **kw)
+
+
+def health(channel, service="", **kw):
+    return unary(channel, HEALTH, health_pb2.HealthCheckRequest(service=service),
+                 health_pb2.HealthCheckResponse, **kw)
+
+
+def wait_port(addr, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with grpc.insecure_channel(addr) as ch:
+                grpc.channel_ready_future(ch).result(timeout=1)
+                return
+        except grpc.FutureTimeoutError:
+            pass
+    raise RuntimeError("server at %s not ready" % addr)
