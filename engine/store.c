@@ -69,9 +69,11 @@ int vqe__store_open(const char *dir, int create, int read_only, vqe__store **out
     rocksdb_options_set_create_if_missing(s->opt, create && !read_only);
     rocksdb_options_set_create_missing_column_families(s->opt, create && !read_only);
     rocksdb_options_set_paranoid_checks(s->opt, 1);
-    /* kTolerateCorruptedTailRecords: a torn last WAL record (power loss mid-write) is
-     * dropped, corruption anywhere else fails the open instead of truncating history */
-    rocksdb_options_set_wal_recovery_mode(s->opt, 1);
+    /* kTolerateCorruptedTailRecords (0): a SIGKILL can leave a torn record at the WAL tail,
+     * which belongs to a batch never acknowledged (sync writes fsync before the ack);
+     * corruption anywhere else still fails the open (kAbsoluteConsistency would refuse the
+     * torn tail too and leave the data directory unopenable after a crash). */
+    rocksdb_options_set_wal_recovery_mode(s->opt, 0);
     rocksdb_options_increase_parallelism(s->opt, 2);
     const char *names[VQE_CF_N + 1] = {"default"};
     const rocksdb_options_t *opts[VQE_CF_N + 1];
