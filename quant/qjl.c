@@ -1,7 +1,7 @@
 /* qjl.c — QJL (Zandieh, Daliri, Han, arXiv:2406.03482): 1-bit quantized Johnson-Lindenstrauss
  * sketch with an asymmetric estimator.
  *
- * qjl[:m=M][,seed=S][,norm=32|16]   M = 1..65536 sketch rows, default M = d.
+ * qjl[:m=M][,seed=S][,norm=32|16][,center=0|1]   M = 1..65536 sketch rows, default M = d.
  *   S is an M×d matrix of i.i.d. N(0,1) entries drawn from the seed (regenerated on load,
  *   never saved). Code: fp32 ||x|| | M sign bits of S x (bit set: (Sx)_i >= 0), packed
  *   LSB-first: 4 + ceil(M/8) bytes. The query is not quantized: prepare computes S q once

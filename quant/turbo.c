@@ -1,7 +1,7 @@
 /* turbo.c — TurboQuant (Zandieh et al., arXiv:2504.19874): the MSE quantizer `tq` and the
  * unbiased inner-product quantizer `tq-ip` (TurboQuant-prod).
  *
- * tq:bits=B[,rescale=0|1][,seed=S][,rounds=R][,norm=32|16]   B = 1..8
+ * tq:bits=B[,rescale=0|1][,seed=S][,rounds=R][,norm=32|16][,center=0|1]   B = 1..8
  *   Store ||x|| and quantize u = x/||x||: y = Πu with the seeded randomized-Hadamard rotation
  *   of rotate.h (any d, no padding, so the code has exactly d coordinates), then each y_i to
  *   the nearest of the 2^B Lloyd-Max centroids for the exact density of one coordinate of a
@@ -15,7 +15,7 @@
  *   renormalization) next to ||x||, which removes that bias. Decode returns the MSE
  *   reconstruction ||x||·Πᵀy^ in both cases.
  *
- * tq-ip:bits=B[,seed=S][,rounds=R][,norm=32|16]   B = 1..8
+ * tq-ip:bits=B[,seed=S][,rounds=R][,norm=32|16][,center=0|1]   B = 1..8
  *   A (B-1)-bit tq code of u plus a 1-bit QJL sketch of the residual, in the rotated space:
  *   r = y - y^, γ = ||r||, z = sign(S r) with S a d×d matrix of i.i.d. N(0,1) entries drawn
  *   from the seed (a Gaussian S, never the Hadamard: a structured S biases the √(π/2)/d
