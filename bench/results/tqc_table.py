@@ -2,7 +2,7 @@ import json,sys,re,statistics as st
 rows=[json.loads(l) for f in sys.argv[1:] for l in open(f) if l.startswith('{')]
 groups={}
 for r in rows:
-    key=re.sub(r',seed=\d+','',r['spec'])
+    key=re.sub(r':seed=\d+,?',':',re.sub(r',seed=\d+','',r['spec'])).rstrip(':')
     groups.setdefault(key,[]).append(r)
 print("| spec (seeds) | n seeds | B/vec | ip_rel_bias mean | ip_rel_bias std | max abs | ip_rel_err mean | ip_rel_err std | mse_rel mean |")
 print("|---|---|---|---|---|---|---|---|---|")
