@@ -1,7 +1,7 @@
 /* qjl.c — QJL (Zandieh, Daliri, Han, arXiv:2406.03482): 1-bit quantized Johnson-Lindenstrauss
  * sketch with an asymmetric estimator.
  *
- * qjl[:m=M][,seed=S][,norm=32|16]   M = 1..65536 sketch rows, default M = d.
+ * qjl[:m=M][,seed=S][,norm=32|16][,center=0|1]   M = 1..65536 sketch rows, default M = d.
  *   S is an M×d matrix of i.i.d. N(0,1) entries drawn from the seed (regenerated on load,
  *   never saved). Code: fp32 ||x|| | M sign bits of S x (bit set: (Sx)_i >= 0), packed
  *   LSB-first: 4 + ceil(M/8) bytes. The query is not quantized: prepare computes S q once
@@ -14,10 +14,14 @@
  *   bytes, as the QJL paper does; encode then rejects norms above 65504). S is held in memory (M·d
  * floats), capped at 2^24 entries (64 MiB).
  *
- * Saved state: only the spec (m, seed) and a state version. Sign bits come from the
- * dispatched f32 dot kernel, so a projection within rounding of 0 may take a different sign
- * on another ISA.
- * Thread safety: immutable after create; queries own their scratch. */
+ * center=1: train stores the data mean c, codes sketch x - c, IP adds the exact <q, c> and L2
+ * uses ||q - c||² + ||x - c||² - 2·est<q - c, x - c> (see turbo.c; same reason: data with a
+ * common direction makes the error of one fixed S correlated across vectors).
+ *
+ * Saved state: the spec (m, seed) and a state version (1); center=1: version 2 + d floats c. Sign
+ * bits come from the dispatched f32 dot kernel, so a projection within rounding of 0 may take a
+ * different sign on another ISA. Thread safety: immutable after create; queries own their scratch.
+ */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +32,7 @@
 
 #define QJL_SEED_DEFAULT 42u
 #define QJL_STATE_VERSION 1u
+#define QJL_STATE_VERSION_CENTER 2u
 #define QJL_M_MAX 65536u
 #define QJL_ENTRIES_MAX (1u << 24)
 #define SQRT_HALF_PI 1.2533141373155003
@@ -37,11 +42,14 @@ typedef struct qjl_impl {
     int half; /* norm in binary16 */
     size_t hdr;
     float *S; /* m x d, row-major */
+    int center;
+    float *c; /* center=1: d floats */
 } qjl_impl;
 
 typedef struct qjl_query {
-    float *sq; /* m: S q */
-    float sqsum, qn2;
+    float *sq;            /* m: S q */
+    float sqsum, qn2, qc; /* qc: <q, c> for IP with center=1 */
+    float *tmp;           /* center: q - c */
     float (*sign_sum)(const float *y, const uint8_t *s, size_t d);
 } qjl_query;
 
@@ -49,19 +57,21 @@ static void destroy(vq_quant *q) {
     qjl_impl *im = q->impl;
     if (!im) return;
     vq_free(im->S);
+    vq_free(im->c);
     vq_free(im);
     q->impl = NULL;
 }
 
 static int create(vq_quant *q, vq_params *p, const char *in, vq_err *err) {
     (void)in;
-    unsigned m, normbits;
+    unsigned m, normbits, center;
     uint64_t seed;
     VQ_TRY(vq__param_uint(p, "m", q->d, 1, QJL_M_MAX, &m, err));
     VQ_TRY(vq__param_u64(p, "seed", QJL_SEED_DEFAULT, &seed, err));
     VQ_TRY(vq__param_uint(p, "norm", 32, 16, 32, &normbits, err));
     VQ_FAIL_IF(normbits != 16 && normbits != 32, VQ_ESPEC, err, "norm",
                "qjl.norm=%u: the norm is stored in 16 or 32 bits", normbits);
+    VQ_TRY(vq__param_uint(p, "center", 0, 0, 1, &center, err));
     VQ_TRY(vq__params_done(p, err));
     VQ_FAIL_IF((uint64_t)m * q->d > QJL_ENTRIES_MAX, VQ_ESPEC, err, "m",
                "qjl sketch m x d = %u x %u exceeds %u entries", m, q->d, QJL_ENTRIES_MAX);
@@ -71,15 +81,39 @@ static int create(vq_quant *q, vq_params *p, const char *in, vq_err *err) {
     im->m = m;
     im->half = normbits == 16;
     im->hdr = im->half ? 2 : 4;
+    im->center = (int)center;
+    if (!center) q->trained = 1; /* nothing to learn from data */
     q->code_size = im->hdr + vq__tq_packed_bytes(m, 1);
     snprintf(q->spec, sizeof q->spec, "qjl:m=%u,seed=%llu,norm=%u", m, (unsigned long long)seed,
              normbits);
+    if (center) { /* only when set: center=0 specs and saves are unchanged */
+        size_t sl = strlen(q->spec);
+        snprintf(q->spec + sl, sizeof q->spec - sl, ",center=1");
+    }
     size_t cnt = (size_t)m * q->d;
     im->S = vq_malloc(cnt * sizeof(float));
     VQ_FAIL_IF(!im->S, VQ_ENOMEM, err, "quantizer", "out of memory for the %ux%u sketch", m, q->d);
     vq_rng g;
     vq__rng_seed(&g, seed ^ 0x514a4c0000000000ull);
     for (size_t i = 0; i < cnt; i++) im->S[i] = (float)vq__rng_normal(&g);
+    return VQ_OK;
+}
+
+static int train(vq_quant *q, size_t n, const float *x, vq_err *err) {
+    qjl_impl *im = q->impl;
+    if (!im->center) return VQ_OK;
+    unsigned d = q->d;
+    double *acc = vq_calloc(d, sizeof *acc);
+    VQ_FAIL_IF(!acc, VQ_ENOMEM, err, "train", "out of memory");
+    if (!im->c) im->c = vq_malloc((size_t)d * sizeof(float));
+    if (!im->c) {
+        vq_free(acc);
+        return vq_err_set(err, VQ_ENOMEM, "train", "out of memory");
+    }
+    for (size_t v = 0; v < n; v++)
+        for (unsigned j = 0; j < d; j++) acc[j] += x[v * d + j];
+    for (unsigned j = 0; j < d; j++) im->c[j] = (float)(acc[j] / (double)n);
+    vq_free(acc);
     return VQ_OK;
 }
 
@@ -98,15 +132,26 @@ static int encode(const vq_quant *q, size_t n, const float *x, uint8_t *codes, v
     const qjl_impl *im = q->impl;
     unsigned d = q->d;
     const vq_k_f32 *kf = vq__k_f32(vq_isa_active());
+    float *xc = NULL;
+    if (im->center) {
+        xc = vq_malloc((size_t)d * sizeof(float));
+        VQ_FAIL_IF(!xc, VQ_ENOMEM, err, "encode", "out of memory");
+    }
     for (size_t v = 0; v < n; v++) {
         const float *xv = x + v * d;
         uint8_t *c = codes + v * q->code_size;
+        if (xc) {
+            for (unsigned j = 0; j < d; j++) xc[j] = xv[j] - im->c[j];
+            xv = xc;
+        }
         double ss = 0;
         for (unsigned j = 0; j < d; j++) ss += (double)xv[j] * xv[j];
         double nd = sqrt(ss);
-        VQ_FAIL_IF(nd > (im->half ? 65504.0 : FLT_MAX), VQ_EINVAL, err, "vector",
-                   "vector %zu: norm %g exceeds the %s range", v, nd,
-                   im->half ? "binary16 (norm=16)" : "fp32");
+        if (nd > (im->half ? 65504.0 : FLT_MAX)) {
+            vq_free(xc);
+            return vq_err_set(err, VQ_EINVAL, "vector", "vector %zu: norm %g exceeds the %s range",
+                              v, nd, im->half ? "binary16 (norm=16)" : "fp32");
+        }
         if (im->half) {
             uint16_t h = vq__f32_to_f16((float)nd);
             memcpy(c, &h, 2);
@@ -119,6 +164,7 @@ static int encode(const vq_quant *q, size_t n, const float *x, uint8_t *codes, v
         for (unsigned i = 0; i < im->m; i++)
             if (kf->ip(im->S + (size_t)i * d, xv, d) >= 0) sg[i >> 3] |= (uint8_t)(1u << (i & 7));
     }
+    vq_free(xc);
     return VQ_OK;
 }
 
@@ -136,6 +182,8 @@ static int decode(const vq_quant *q, size_t n, const uint8_t *codes, float *x, v
             const float *row = im->S + (size_t)i * d;
             for (unsigned j = 0; j < d; j++) xv[j] += zi * row[j];
         }
+        if (im->center)
+            for (unsigned j = 0; j < d; j++) xv[j] += im->c[j];
     }
     return VQ_OK;
 }
@@ -143,11 +191,12 @@ static int decode(const vq_quant *q, size_t n, const uint8_t *codes, float *x, v
 static int query_new(const vq_quant *q, void **state, vq_err *err) {
     const qjl_impl *im = q->impl;
     qjl_query *s = vq_calloc(1, sizeof *s);
-    if (s) s->sq = vq_malloc_aligned((size_t)im->m * sizeof(float));
+    if (s) s->sq = vq_malloc_aligned(((size_t)im->m + q->d) * sizeof(float));
     if (!s || !s->sq) {
         vq_free(s);
         return vq_err_set(err, VQ_ENOMEM, "query", "out of memory");
     }
+    s->tmp = s->sq + im->m;
     *state = s;
     return VQ_OK;
 }
@@ -165,7 +214,16 @@ static int prepare(vq_query *qs, const float *query, vq_err *err) {
     qjl_query *s = qs->impl;
     unsigned d = qs->q->d;
     const vq_k_f32 *kf = vq__k_f32(qs->isa);
-    double n2 = 0, sum = 0;
+    double n2 = 0, sum = 0, qc = 0;
+    if (im->center) {
+        if (qs->metric == VQ_METRIC_L2) { /* work with q - c */
+            for (unsigned j = 0; j < d; j++) s->tmp[j] = query[j] - im->c[j];
+            query = s->tmp;
+        } else {
+            for (unsigned j = 0; j < d; j++) qc += (double)query[j] * im->c[j];
+        }
+    }
+    s->qc = (float)qc;
     for (unsigned j = 0; j < d; j++) n2 += (double)query[j] * query[j];
     for (unsigned i = 0; i < im->m; i++) {
         s->sq[i] = kf->ip(im->S + (size_t)i * d, query, d);
@@ -183,7 +241,7 @@ static inline float score_code(const vq_query *qs, const uint8_t *c) {
     float nrm = norm_get(im, c);
     float ip = (float)(SQRT_HALF_PI / im->m) * nrm *
                (2.0f * s->sign_sum(s->sq, c + im->hdr, im->m) - s->sqsum);
-    return qs->metric == VQ_METRIC_L2 ? s->qn2 + nrm * nrm - 2.0f * ip : -ip;
+    return qs->metric == VQ_METRIC_L2 ? s->qn2 + nrm * nrm - 2.0f * ip : -(s->qc + ip);
 }
 
 static void score(const vq_query *qs, const uint8_t *packed, size_t n, float *dist) {
@@ -197,29 +255,43 @@ static void score(const vq_query *qs, const uint8_t *packed, size_t n, float *di
 static float score_one(const vq_query *qs, const uint8_t *code) { return score_code(qs, code); }
 
 static int save(const vq_quant *q, vq_wbuf *w, vq_err *err) {
-    (void)q, (void)err;
-    vq__w_u32(w, QJL_STATE_VERSION);
+    (void)err;
+    const qjl_impl *im = q->impl;
+    vq__w_u32(w, im->center ? QJL_STATE_VERSION_CENTER : QJL_STATE_VERSION);
+    if (im->center) vq__w_f32s(w, im->c, q->d);
     return VQ_OK;
 }
 
 static int load(vq_quant *q, vq_rbuf *r, vq_err *err) {
-    (void)q;
+    qjl_impl *im = q->impl;
     uint32_t v;
     VQ_TRY(vq__r_u32(r, &v, err));
-    VQ_FAIL_IF(v != QJL_STATE_VERSION, VQ_EVERSION, err, "qjl.version",
-               "QJL state version %u is not supported (this build reads %u)", v, QJL_STATE_VERSION);
+    VQ_FAIL_IF(v != QJL_STATE_VERSION && v != QJL_STATE_VERSION_CENTER, VQ_EVERSION, err,
+               "qjl.version", "QJL state version %u is not supported (this build reads %u, %u)", v,
+               QJL_STATE_VERSION, QJL_STATE_VERSION_CENTER);
+    VQ_FAIL_IF((v == QJL_STATE_VERSION_CENTER) != (im->center != 0), VQ_ECORRUPT, err, "qjl.center",
+               "state version %u does not match center=%d in the spec", v, im->center);
+    if (!im->center) return VQ_OK;
+    if (!im->c) im->c = vq_malloc((size_t)q->d * sizeof(float));
+    VQ_FAIL_IF(!im->c, VQ_ENOMEM, err, "load", "out of memory");
+    VQ_TRY(vq__r_f32s(r, im->c, q->d, err));
+    for (unsigned j = 0; j < q->d; j++)
+        VQ_FAIL_IF(!isfinite(im->c[j]), VQ_ECORRUPT, err, "qjl.center",
+                   "center coordinate %u is not finite", j);
     return VQ_OK;
 }
 
 static size_t state_bytes(const vq_quant *q) {
     const qjl_impl *im = q->impl;
-    return sizeof *im + (size_t)im->m * q->d * sizeof(float);
+    return sizeof *im + (size_t)im->m * q->d * sizeof(float) +
+           (im->c ? (size_t)q->d * sizeof(float) : 0);
 }
 
 const vq_quant_ops vq__ops_qjl = {
     .version = VQ_QUANT_OPS_VERSION,
     .name = "qjl",
     .create = create,
+    .train = train,
     .encode = encode,
     .decode = decode,
     .query_new = query_new,

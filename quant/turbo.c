@@ -1,7 +1,7 @@
 /* turbo.c — TurboQuant (Zandieh et al., arXiv:2504.19874): the MSE quantizer `tq` and the
  * unbiased inner-product quantizer `tq-ip` (TurboQuant-prod).
  *
- * tq:bits=B[,rescale=0|1][,seed=S][,rounds=R][,norm=32|16]   B = 1..8
+ * tq:bits=B[,rescale=0|1][,seed=S][,rounds=R][,norm=32|16][,center=0|1]   B = 1..8
  *   Store ||x|| and quantize u = x/||x||: y = Πu with the seeded randomized-Hadamard rotation
  *   of rotate.h (any d, no padding, so the code has exactly d coordinates), then each y_i to
  *   the nearest of the 2^B Lloyd-Max centroids for the exact density of one coordinate of a
@@ -15,7 +15,7 @@
  *   renormalization) next to ||x||, which removes that bias. Decode returns the MSE
  *   reconstruction ||x||·Πᵀy^ in both cases.
  *
- * tq-ip:bits=B[,seed=S][,rounds=R][,norm=32|16]   B = 1..8
+ * tq-ip:bits=B[,seed=S][,rounds=R][,norm=32|16][,center=0|1]   B = 1..8
  *   A (B-1)-bit tq code of u plus a 1-bit QJL sketch of the residual, in the rotated space:
  *   r = y - y^, γ = ||r||, z = sign(S r) with S a d×d matrix of i.i.d. N(0,1) entries drawn
  *   from the seed (a Gaussian S, never the Hadamard: a structured S biases the √(π/2)/d
@@ -31,7 +31,15 @@
  * a large overhead); encode then rejects vectors whose norm (or w) exceeds 65504, and norms
  * below 6.1e-5 lose relative precision (binary16 subnormals).
  *
- * Saved state: nothing but the spec (bits, rescale, seed, rounds) and a state version.
+ * center=1 (both): train stores the data mean c (fp32) and encode quantizes x - c. The
+ *   estimate becomes <q, x> = <q, c> (exact, once per query) + est<q, x - c>, and L2 uses
+ *   ||q - x||² = ||q - c||² + ||x - c||² - 2·est<q - c, x - c> (prepare rotates q - c). On
+ *   data sharing a strong common direction (MNIST) this removes the correlation of the
+ *   residuals that makes the error of one fixed S (tq-ip) fail to average out over vectors.
+ *   The stored norm is then ||x - c||; decode adds c back.
+ *
+ * Saved state: the spec (bits, rescale, seed, rounds) and a state version (1); with center=1
+ * version 2 followed by the d floats of c.
  * Rotation, S and codebooks are recomputed from it on load (the codebook solve takes
  * milliseconds; lloyd.c). Sign bits of S r come from the dispatched f32 dot kernel, so a
  * projection within rounding of 0 may take a different sign on another ISA; every other
@@ -50,6 +58,7 @@
 
 #define TQ_SEED_DEFAULT 42u
 #define TQ_STATE_VERSION 1u
+#define TQ_STATE_VERSION_CENTER 2u
 #define TQ_IP_DIM_MAX 4096u
 #define SQRT_HALF_PI 1.2533141373155003
 
@@ -66,13 +75,17 @@ typedef struct tq_impl {
     float cb[256];    /* centroids, zero padded (the kernels read 16 at least) */
     float thr[255];   /* cell boundaries */
     double mse_coord; /* E (t - c(t))^2 per coordinate */
+    int center;       /* center=1: codes hold x - c */
+    float *c;         /* center: d floats (data mean), NULL otherwise */
 } tq_impl;
 
 typedef struct tq_query {
     float *qr;   /* d: rotated query */
     float *sq;   /* tq-ip: S qr (d floats) */
     float sqsum; /* tq-ip: sum of sq */
-    float qn2;   /* ||q||^2 */
+    float qn2;   /* ||q||^2, or ||q - c||^2 for L2 with center */
+    float qc;    /* center, IP: <q, c>; 0 otherwise */
+    float *tmp;  /* center: d floats for q - c */
     vq_k_tq_dot_fn dot;
     float (*sign_sum)(const float *y, const uint8_t *s, size_t d);
 } tq_query;
@@ -82,12 +95,13 @@ static void destroy(vq_quant *q) {
     if (!im) return;
     vq__rot_free(im->rot);
     vq_free(im->S);
+    vq_free(im->c);
     vq_free(im);
     q->impl = NULL;
 }
 
 static int create_common(vq_quant *q, vq_params *p, int prod, vq_err *err) {
-    unsigned bits, rescale = 0, rounds, normbits;
+    unsigned bits, rescale = 0, rounds, normbits, center;
     uint64_t seed;
     VQ_FAIL_IF(!vq__param_has(p, "bits"), VQ_ESPEC, err, "bits",
                "%s needs bits=B (1..8), e.g. '%s:bits=4'", p->name, p->name);
@@ -96,6 +110,7 @@ static int create_common(vq_quant *q, vq_params *p, int prod, vq_err *err) {
     VQ_TRY(vq__param_u64(p, "seed", TQ_SEED_DEFAULT, &seed, err));
     VQ_TRY(vq__param_uint(p, "rounds", VQ_ROT_ROUNDS_DEFAULT, 1, VQ_ROT_ROUNDS_MAX, &rounds, err));
     VQ_TRY(vq__param_uint(p, "norm", 32, 16, 32, &normbits, err));
+    VQ_TRY(vq__param_uint(p, "center", 0, 0, 1, &center, err));
     VQ_FAIL_IF(normbits != 16 && normbits != 32, VQ_ESPEC, err, "norm",
                "%s.norm=%u: the norm is stored in 16 or 32 bits", p->name, normbits);
     VQ_TRY(vq__params_done(p, err));
@@ -110,6 +125,9 @@ static int create_common(vq_quant *q, vq_params *p, int prod, vq_err *err) {
     im->mbits = prod ? bits - 1 : bits;
     im->rescale = (int)rescale;
     im->half = normbits == 16;
+    im->center = (int)center;
+    /* Without centering there is nothing to learn from data: usable right after create. */
+    if (!center) q->trained = 1;
     im->hdr = (size_t)(im->half ? 2 : 4) * ((rescale || (prod && im->mbits)) ? 2 : 1);
     im->mse_bytes = vq__tq_packed_bytes(d, im->mbits);
     q->code_size = im->hdr + im->mse_bytes + (prod ? vq__tq_packed_bytes(d, 1) : 0);
@@ -119,6 +137,10 @@ static int create_common(vq_quant *q, vq_params *p, int prod, vq_err *err) {
     else
         snprintf(q->spec, sizeof q->spec, "tq:bits=%u,rescale=%u,seed=%llu,rounds=%u,norm=%u", bits,
                  rescale, (unsigned long long)seed, rounds, normbits);
+    if (center) { /* appended only when set, so center=0 specs (and saves) are unchanged */
+        size_t sl = strlen(q->spec);
+        snprintf(q->spec + sl, sizeof q->spec - sl, ",center=1");
+    }
     VQ_TRY(vq__rot_new(d, seed, rounds, &im->rot, err));
     if (im->mbits) VQ_TRY(vq__lloyd_sphere(d, im->mbits, im->cb, im->thr, &im->mse_coord, err));
     if (prod) {
@@ -138,6 +160,25 @@ static int create_tq(vq_quant *q, vq_params *p, const char *in, vq_err *err) {
 static int create_tq_ip(vq_quant *q, vq_params *p, const char *in, vq_err *err) {
     (void)in;
     return create_common(q, p, 1, err);
+}
+
+/* center=1: c = mean of the training vectors (double accumulation). center=0: nothing. */
+static int train(vq_quant *q, size_t n, const float *x, vq_err *err) {
+    tq_impl *im = q->impl;
+    if (!im->center) return VQ_OK;
+    unsigned d = q->d;
+    double *acc = vq_calloc(d, sizeof *acc);
+    VQ_FAIL_IF(!acc, VQ_ENOMEM, err, "train", "out of memory");
+    if (!im->c) im->c = vq_malloc((size_t)d * sizeof(float));
+    if (!im->c) {
+        vq_free(acc);
+        return vq_err_set(err, VQ_ENOMEM, "train", "out of memory");
+    }
+    for (size_t v = 0; v < n; v++)
+        for (unsigned j = 0; j < d; j++) acc[j] += x[v * d + j];
+    for (unsigned j = 0; j < d; j++) im->c[j] = (float)(acc[j] / (double)n);
+    vq_free(acc);
+    return VQ_OK;
 }
 
 /* Per-vector float k of a code header: fp32, or binary16 with norm=16. */
@@ -169,14 +210,18 @@ static int encode(const vq_quant *q, size_t n, const float *x, uint8_t *codes, v
     const tq_impl *im = q->impl;
     unsigned d = q->d;
     const vq_k_f32 *kf = vq__k_f32(vq_isa_active());
-    float *y = vq_malloc((size_t)d * (2 * sizeof(float) + 1));
+    float *y = vq_malloc((size_t)d * (3 * sizeof(float) + 1));
     VQ_FAIL_IF(!y, VQ_ENOMEM, err, "encode", "out of memory");
-    float *r = y + d;
-    uint8_t *idx = (uint8_t *)(r + d);
+    float *r = y + d, *xc = r + d;
+    uint8_t *idx = (uint8_t *)(xc + d);
     int rc = VQ_OK;
     for (size_t v = 0; v < n && rc == VQ_OK; v++) {
         const float *xv = x + v * d;
         uint8_t *c = codes + v * q->code_size;
+        if (im->center) {
+            for (unsigned j = 0; j < d; j++) xc[j] = xv[j] - im->c[j];
+            xv = xc;
+        }
         double ss = 0;
         for (unsigned j = 0; j < d; j++) ss += (double)xv[j] * xv[j];
         double nrm = sqrt(ss);
@@ -245,6 +290,8 @@ static int decode(const vq_quant *q, size_t n, const uint8_t *codes, float *x, v
         }
         VQ_FAIL_IF(vq__rot_apply_t(im->rot, xv, xv) < 0, VQ_ENOMEM, err, "decode", "out of memory");
         for (unsigned j = 0; j < d; j++) xv[j] *= nrm;
+        if (im->center)
+            for (unsigned j = 0; j < d; j++) xv[j] += im->c[j];
     }
     return VQ_OK;
 }
@@ -252,12 +299,13 @@ static int decode(const vq_quant *q, size_t n, const uint8_t *codes, float *x, v
 static int query_new(const vq_quant *q, void **state, vq_err *err) {
     const tq_impl *im = q->impl;
     tq_query *s = vq_calloc(1, sizeof *s);
-    if (s) s->qr = vq_malloc_aligned((size_t)q->d * (im->prod ? 2 : 1) * sizeof(float));
+    if (s) s->qr = vq_malloc_aligned((size_t)q->d * (im->prod ? 3 : 2) * sizeof(float));
     if (!s || !s->qr) {
         vq_free(s);
         return vq_err_set(err, VQ_ENOMEM, "query", "out of memory");
     }
     if (im->prod) s->sq = s->qr + q->d;
+    s->tmp = s->qr + (size_t)q->d * (im->prod ? 2 : 1);
     *state = s;
     return VQ_OK;
 }
@@ -274,6 +322,17 @@ static int prepare(vq_query *qs, const float *query, vq_err *err) {
     tq_query *s = qs->impl;
     unsigned d = qs->q->d;
     const vq_k_tq *kt = vq__k_tq(qs->isa);
+    double qc = 0;
+    if (im->center) {
+        if (qs->metric == VQ_METRIC_L2) {
+            /* ||q - x||^2 = ||q - c||^2 + ||x - c||^2 - 2<q - c, x - c>: work with q - c. */
+            for (unsigned j = 0; j < d; j++) s->tmp[j] = query[j] - im->c[j];
+            query = s->tmp;
+        } else {
+            for (unsigned j = 0; j < d; j++) qc += (double)query[j] * im->c[j];
+        }
+    }
+    s->qc = (float)qc;
     double n2 = 0;
     for (unsigned j = 0; j < d; j++) n2 += (double)query[j] * query[j];
     s->qn2 = (float)n2;
@@ -307,7 +366,7 @@ static inline float score_code(const vq_query *qs, const uint8_t *c) {
     const tq_impl *im = qs->q->impl;
     const tq_query *s = qs->impl;
     float ip = est_ip(im, s, c, qs->q->d);
-    if (qs->metric != VQ_METRIC_L2) return -ip;
+    if (qs->metric != VQ_METRIC_L2) return -(s->qc + ip);
     float nrm = hdr_get(im, c, 0);
     return s->qn2 + nrm * nrm - 2.0f * ip;
 }
@@ -323,24 +382,42 @@ static void score(const vq_query *qs, const uint8_t *packed, size_t n, float *di
 static float score_one(const vq_query *qs, const uint8_t *code) { return score_code(qs, code); }
 
 static int save(const vq_quant *q, vq_wbuf *w, vq_err *err) {
-    (void)q, (void)err;
-    vq__w_u32(w, TQ_STATE_VERSION);
+    (void)err;
+    const tq_impl *im = q->impl;
+    if (!im->center) {
+        vq__w_u32(w, TQ_STATE_VERSION); /* byte-identical to saves before centering existed */
+        return VQ_OK;
+    }
+    vq__w_u32(w, TQ_STATE_VERSION_CENTER);
+    vq__w_f32s(w, im->c, q->d);
     return VQ_OK;
 }
 
 static int load(vq_quant *q, vq_rbuf *r, vq_err *err) {
-    (void)q;
+    tq_impl *im = q->impl;
     uint32_t v;
     VQ_TRY(vq__r_u32(r, &v, err));
-    VQ_FAIL_IF(v != TQ_STATE_VERSION, VQ_EVERSION, err, "tq.version",
-               "TurboQuant state version %u is not supported (this build reads %u)", v,
-               TQ_STATE_VERSION);
+    VQ_FAIL_IF(v != TQ_STATE_VERSION && v != TQ_STATE_VERSION_CENTER, VQ_EVERSION, err,
+               "tq.version",
+               "TurboQuant state version %u is not supported (this build reads %u, %u)", v,
+               TQ_STATE_VERSION, TQ_STATE_VERSION_CENTER);
+    VQ_FAIL_IF((v == TQ_STATE_VERSION_CENTER) != (im->center != 0), VQ_ECORRUPT, err, "tq.center",
+               "state version %u does not match center=%d in the spec", v, im->center);
+    if (!im->center) return VQ_OK;
+    unsigned d = q->d;
+    if (!im->c) im->c = vq_malloc((size_t)d * sizeof(float));
+    VQ_FAIL_IF(!im->c, VQ_ENOMEM, err, "load", "out of memory");
+    VQ_TRY(vq__r_f32s(r, im->c, d, err));
+    for (unsigned j = 0; j < d; j++)
+        VQ_FAIL_IF(!isfinite(im->c[j]), VQ_ECORRUPT, err, "tq.center",
+                   "center coordinate %u is not finite", j);
     return VQ_OK;
 }
 
 static size_t state_bytes(const vq_quant *q) {
     const tq_impl *im = q->impl;
-    return sizeof *im + vq__rot_bytes(im->rot) + (im->S ? (size_t)q->d * q->d * sizeof(float) : 0);
+    return sizeof *im + vq__rot_bytes(im->rot) + (im->S ? (size_t)q->d * q->d * sizeof(float) : 0) +
+           (im->c ? (size_t)q->d * sizeof(float) : 0);
 }
 
 #define TQ_OPS(var, nm, cr)              \
@@ -348,6 +425,7 @@ static size_t state_bytes(const vq_quant *q) {
         .version = VQ_QUANT_OPS_VERSION, \
         .name = nm,                      \
         .create = cr,                    \
+        .train = train,                  \
         .encode = encode,                \
         .decode = decode,                \
         .query_new = query_new,          \

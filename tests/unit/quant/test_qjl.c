@@ -189,3 +189,133 @@ Test(qjl, bad_specs_are_rejected) {
     cr_expect_str_eq(err.field, "vector");
     vq_quant_free(q);
 }
+
+/* center=1 on data with a large common offset: train stores the mean c. */
+static vq_quant *mk_center(const char *spec, unsigned d, size_t n, const float *x) {
+    vq_quant *q = NULL;
+    vq_err err = {0};
+    cr_assert_eq(vq_quant_new(spec, d, &q, &err), VQ_OK, "%s: %s", spec, err.msg);
+    cr_assert(!vq_quant_is_trained(q), "%s: centering needs training", spec);
+    cr_assert_eq(vq_quant_train(q, n, x, &err), VQ_OK, "%s: %s", spec, err.msg);
+    return q;
+}
+
+static void offset_data(float *x, size_t n, size_t d, uint64_t seed) {
+    tu_fill_normal(x, n * d, seed);
+    for (size_t i = 0; i < n * d; i++) x[i] = 3.0f + 0.5f * x[i] + (float)(i % d) * 0.01f;
+}
+
+Test(qjl, center_scores_equal_decode_based_computation) {
+    size_t n = 50, d = 33, nq = 3;
+    float *x = malloc(n * d * sizeof(float)), *qv = malloc(nq * d * sizeof(float));
+    float *y = malloc(n * d * sizeof(float)), *c = calloc(d, sizeof(float));
+    offset_data(x, n, d, 41);
+    offset_data(qv, nq, d, 42);
+    for (size_t j = 0; j < d; j++) {
+        double a = 0;
+        for (size_t i = 0; i < n; i++) a += x[i * d + j];
+        c[j] = (float)(a / (double)n);
+    }
+    vq_quant *q = mk_center("qjl:m=40,seed=3,center=1", (unsigned)d, n, x);
+    size_t cs = vq_quant_code_size(q);
+    uint8_t *code = malloc(n * cs);
+    cr_assert_eq(vq_quant_encode(q, n, x, code, NULL), VQ_OK);
+    cr_assert_eq(vq_quant_decode(q, n, code, y, NULL), VQ_OK);
+    vq_query *qs;
+    cr_assert_eq(vq_query_new(q, &qs, NULL), VQ_OK);
+    for (size_t k = 0; k < nq; k++) {
+        const float *qk = qv + k * d;
+        for (int met = 0; met < 2; met++) {
+            cr_assert_eq(vq_query_prepare(qs, qk, met ? VQ_METRIC_L2 : VQ_METRIC_IP, NULL), VQ_OK);
+            for (size_t i = 0; i < n; i++) {
+                double ip = 0, qc2 = 0, ipq = 0, mag = 0, nr;
+                float f;
+                memcpy(&f, code + i * cs, 4);
+                nr = f;
+                for (size_t j = 0; j < d; j++) {
+                    ip += (double)(qk[j] - c[j]) * (y[i * d + j] - c[j]);
+                    qc2 += (double)(qk[j] - c[j]) * (qk[j] - c[j]);
+                    ipq += (double)qk[j] * y[i * d + j];
+                    mag += fabs((double)qk[j] * y[i * d + j]);
+                }
+                double want = met ? qc2 + nr * nr - 2 * ip : -ipq;
+                if (met) mag = qc2 + nr * nr;
+                float got = vq_quant_score_one(qs, code + i * cs);
+                cr_expect(fabs(got - want) <= 2e-4 * mag + 1e-4, "%s: %zu/%zu %g vs %g",
+                          met ? "L2" : "IP", k, i, got, want);
+            }
+        }
+    }
+    vq_query_free(qs);
+    free(code), free(x), free(qv), free(y), free(c);
+    vq_quant_free(q);
+}
+
+Test(qjl, center_save_load_and_corruption) {
+    size_t n = 40, d = 24;
+    float *x = malloc(n * d * sizeof(float));
+    offset_data(x, n, d, 51);
+    vq_quant *q = mk_center("qjl:m=32,seed=2,center=1", (unsigned)d, n, x), *q2;
+    cr_expect(strstr(vq_quant_spec(q), "center=1") != NULL, "%s", vq_quant_spec(q));
+    size_t cs = vq_quant_code_size(q), len;
+    uint8_t *c1 = malloc(n * cs), *c2 = malloc(n * cs), *buf;
+    vq_err err;
+    cr_assert_eq(vq_quant_encode(q, n, x, c1, NULL), VQ_OK);
+    cr_assert_eq(vq_quant_save(q, &buf, &len, &err), VQ_OK);
+    cr_assert_eq(vq_quant_load(buf, len, &q2, &err), VQ_OK, "%s", err.msg);
+    cr_assert_eq(vq_quant_encode(q2, n, x, c2, NULL), VQ_OK);
+    cr_expect_eq(memcmp(c1, c2, n * cs), 0, "codes differ after load");
+    for (size_t l = 0; l < len; l++) {
+        vq_quant *bad = NULL;
+        cr_expect_lt(vq_quant_load(buf, l, &bad, &err), 0, "truncated to %zu", l);
+    }
+    /* Infinite center coordinate behind a valid CRC: rejected by the body parser. */
+    float inf = INFINITY;
+    memcpy(buf + len - 4 - 4 * 5, &inf, 4);
+    uint32_t crc = vq__crc32(0, buf, len - 4);
+    memcpy(buf + len - 4, &crc, 4);
+    vq_quant *bad = NULL;
+    cr_expect_eq(vq_quant_load(buf, len, &bad, &err), VQ_ECORRUPT);
+    cr_expect_null(bad);
+    vq_free(buf);
+    free(c1), free(c2), free(x);
+    vq_quant_free(q), vq_quant_free(q2);
+}
+
+Test(qjl, center_is_unbiased_over_seeds) {
+    /* Offset data, IP: with one seed the errors share S, so average the relative bias over
+     * seeds and compare with its standard error. */
+    size_t n = 200, d = 48, nq = 8, seeds = 16;
+    float *x = malloc(n * d * sizeof(float)), *qv = malloc(nq * d * sizeof(float));
+    float *dist = malloc(n * sizeof(float));
+    offset_data(x, n, d, 61);
+    offset_data(qv, nq, d, 62);
+    double m = 0, m2 = 0;
+    for (size_t s = 0; s < seeds; s++) {
+        char spec[64];
+        snprintf(spec, sizeof spec, "qjl:seed=%zu,center=1", 700 + s);
+        vq_quant *q = mk_center(spec, (unsigned)d, n, x);
+        uint8_t *code = malloc(n * vq_quant_code_size(q));
+        cr_assert_eq(vq_quant_encode(q, n, x, code, NULL), VQ_OK);
+        vq_query *qs;
+        cr_assert_eq(vq_query_new(q, &qs, NULL), VQ_OK);
+        double se = 0, st = 0;
+        for (size_t k = 0; k < nq; k++) {
+            cr_assert_eq(vq_query_prepare(qs, qv + k * d, VQ_METRIC_IP, NULL), VQ_OK);
+            vq_quant_score(qs, code, n, dist);
+            for (size_t i = 0; i < n; i++) {
+                double t = 0;
+                for (size_t j = 0; j < d; j++) t += (double)qv[k * d + j] * x[i * d + j];
+                se += -dist[i] - t, st += t;
+            }
+        }
+        m += se / st / seeds, m2 += (se / st) * (se / st) / seeds;
+        vq_query_free(qs);
+        free(code);
+        vq_quant_free(q);
+    }
+    double sd = sqrt((m2 - m * m) / (seeds - 1));
+    cr_expect(fabs(m) < 4 * sd + 1e-6 && fabs(m) < 0.02,
+              "qjl center=1: mean rel bias %.5f (se %.5f)", m, sd);
+    free(x), free(qv), free(dist);
+}

@@ -411,3 +411,133 @@ Test(turbo, bad_specs_and_input_are_rejected) {
     cr_expect_eq(vq_quant_encode(q, 1, w, c, &err), VQ_OK);
     vq_quant_free(q);
 }
+
+/* center=1: trained quantizer over data with a large common offset. */
+static vq_quant *mk_center(const char *spec, unsigned d, size_t n, const float *x) {
+    vq_quant *q = NULL;
+    vq_err err = {0};
+    cr_assert_eq(vq_quant_new(spec, d, &q, &err), VQ_OK, "%s: %s", spec, err.msg);
+    cr_assert(!vq_quant_is_trained(q), "%s: centering needs training", spec);
+    cr_assert_eq(vq_quant_train(q, n, x, &err), VQ_OK, "%s: %s", spec, err.msg);
+    return q;
+}
+
+static void offset_data(float *x, size_t n, size_t d, uint64_t seed) {
+    tu_fill_normal(x, n * d, seed);
+    for (size_t i = 0; i < n * d; i++) x[i] = 3.0f + 0.5f * x[i] + (float)(i % d) * 0.01f;
+}
+
+Test(turbo, center_scores_equal_decode_based_computation) {
+    const char *specs[] = {"tq-ip:bits=3,seed=4,center=1", "tq-ip:bits=1,seed=4,center=1",
+                           "tq:bits=3,center=1", "tq-ip:bits=3,seed=4,center=1,norm=16"};
+    size_t n = 60, d = 37, nq = 4;
+    float *x = malloc(n * d * sizeof(float)), *qv = malloc(nq * d * sizeof(float));
+    float *y = malloc(n * d * sizeof(float)), *c = calloc(d, sizeof(float));
+    offset_data(x, n, d, 21);
+    offset_data(qv, nq, d, 22);
+    for (size_t j = 0; j < d; j++) { /* the mean as train computes it */
+        double a = 0;
+        for (size_t i = 0; i < n; i++) a += x[i * d + j];
+        c[j] = (float)(a / (double)n);
+    }
+    for (size_t s = 0; s < 4; s++) {
+        vq_quant *q = mk_center(specs[s], (unsigned)d, n, x);
+        int half = strstr(specs[s], "norm=16") != NULL;
+        uint8_t *code = enc(q, n, x);
+        cr_assert_eq(vq_quant_decode(q, n, code, y, NULL), VQ_OK);
+        vq_query *qs;
+        cr_assert_eq(vq_query_new(q, &qs, NULL), VQ_OK);
+        for (size_t k = 0; k < nq; k++) {
+            const float *qk = qv + k * d;
+            for (int met = 0; met < 2; met++) {
+                vq_metric m = met ? VQ_METRIC_L2 : VQ_METRIC_IP;
+                cr_assert_eq(vq_query_prepare(qs, qk, m, NULL), VQ_OK);
+                for (size_t i = 0; i < n; i++) {
+                    const uint8_t *ci = code + i * vq_quant_code_size(q);
+                    double ip = 0, qc2 = 0, mag = 0;
+                    for (size_t j = 0; j < d; j++) {
+                        ip += (double)(qk[j] - c[j]) * (y[i * d + j] - c[j]);
+                        qc2 += (double)(qk[j] - c[j]) * (qk[j] - c[j]);
+                    }
+                    double want;
+                    if (m == VQ_METRIC_L2) {
+                        double nr = hdr(ci, 0, half);
+                        want = qc2 + nr * nr - 2 * ip;
+                        mag = qc2 + nr * nr;
+                    } else {
+                        want = 0;
+                        for (size_t j = 0; j < d; j++) want -= (double)qk[j] * y[i * d + j];
+                        for (size_t j = 0; j < d; j++) mag += fabs((double)qk[j] * y[i * d + j]);
+                    }
+                    float got = vq_quant_score_one(qs, ci);
+                    cr_expect(fabs(got - want) <= 2e-4 * mag + 1e-4, "%s %s: %zu/%zu %g vs %g",
+                              specs[s], met ? "L2" : "IP", k, i, got, want);
+                }
+            }
+        }
+        vq_query_free(qs);
+        free(code);
+        vq_quant_free(q);
+    }
+    free(x), free(qv), free(y), free(c);
+}
+
+Test(turbo, center_save_load_round_trip_and_corruption) {
+    size_t n = 50, d = 30;
+    float *x = malloc(n * d * sizeof(float));
+    offset_data(x, n, d, 31);
+    vq_quant *q = mk_center("tq-ip:bits=2,seed=7,center=1", (unsigned)d, n, x);
+    cr_expect(strstr(vq_quant_spec(q), "center=1") != NULL, "%s", vq_quant_spec(q));
+    uint8_t *c = enc(q, n, x), *buf;
+    size_t len;
+    vq_err err;
+    cr_assert_eq(vq_quant_save(q, &buf, &len, &err), VQ_OK);
+    vq_quant *q2;
+    cr_assert_eq(vq_quant_load(buf, len, &q2, &err), VQ_OK, "%s", err.msg);
+    uint8_t *c2 = enc(q2, n, x);
+    cr_expect_eq(memcmp(c, c2, n * vq_quant_code_size(q)), 0, "codes differ after load");
+    cr_expect_str_eq(vq_quant_spec(q2), vq_quant_spec(q));
+    for (size_t l = 0; l < len; l++) {
+        vq_quant *bad = NULL;
+        cr_expect_lt(vq_quant_load(buf, l, &bad, &err), 0, "truncated to %zu", l);
+    }
+    /* A non-finite center with a valid CRC: the body parser itself must reject it. The body
+     * ends with the d center floats, just before the CRC. */
+    float nan = NAN;
+    memcpy(buf + len - 4 - 4 * 3, &nan, 4);
+    uint32_t crc = vq__crc32(0, buf, len - 4);
+    memcpy(buf + len - 4, &crc, 4);
+    vq_quant *bad = NULL;
+    cr_expect_eq(vq_quant_load(buf, len, &bad, &err), VQ_ECORRUPT);
+    cr_expect_null(bad);
+    /* A center=0 save keeps the old state (version 1) and still loads. */
+    vq_free(buf);
+    vq_quant *p0 = mk("tq-ip:bits=2,seed=7", (unsigned)d);
+    cr_assert_eq(vq_quant_save(p0, &buf, &len, &err), VQ_OK);
+    vq_quant *p1;
+    cr_expect_eq(vq_quant_load(buf, len, &p1, &err), VQ_OK, "center=0 save: %s", err.msg);
+    vq_quant_free(p1);
+    vq_quant_free(p0);
+    vq_free(buf);
+    free(c), free(c2), free(x);
+    vq_quant_free(q), vq_quant_free(q2);
+}
+
+Test(turbo, center_tq_ip_is_unbiased_over_seeds) {
+    size_t n = 300, d = 64, nq = 10, seeds = 16;
+    float *x = malloc(n * d * sizeof(float)), *qv = malloc(nq * d * sizeof(float));
+    clustered_pairs(x, n, qv, nq, d, 6);
+    double m = 0, m2 = 0, z;
+    for (size_t s = 0; s < seeds; s++) {
+        char spec[64];
+        snprintf(spec, sizeof spec, "tq-ip:bits=3,seed=%zu,center=1", 500 + s);
+        vq_quant *q = mk_center(spec, (unsigned)d, n, x);
+        double rb = ip_bias(q, n, x, nq, qv, &z);
+        m += rb / seeds, m2 += rb * rb / seeds;
+        vq_quant_free(q);
+    }
+    double se = sqrt((m2 - m * m) / (seeds - 1));
+    cr_expect(fabs(m) < 4 * se && fabs(m) < 0.02, "center=1: mean rel bias %.5f (se %.5f)", m, se);
+    free(x);
+    free(qv);
+}
