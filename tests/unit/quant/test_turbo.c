@@ -17,12 +17,26 @@ static void __attribute__((constructor)) keep_turbo(void) {
     if (!vq__ops_tq.name || !vq__ops_tq_ip.name) abort();
 }
 
+/* These tests exercise the data-oblivious estimators, so a tq-ip spec that does not name
+ * `center` asks for center=0 (tq-ip centers by default; the center=1 tests train). */
 static vq_quant *mk(const char *spec, unsigned d) {
     vq_quant *q = NULL;
     vq_err err = {0};
-    cr_assert_eq(vq_quant_new(spec, d, &q, &err), VQ_OK, "%s: %s", spec, err.msg);
-    cr_assert(vq_quant_is_trained(q), "%s needs no training", spec);
+    char s[VQ_SPEC_MAX];
+    int ip = !strncmp(spec, "tq-ip", 5) && !strstr(spec, "center=");
+    snprintf(s, sizeof s, "%s%s%s", spec, ip ? (strchr(spec, ':') ? "," : ":") : "",
+             ip ? "center=0" : "");
+    cr_assert_eq(vq_quant_new(s, d, &q, &err), VQ_OK, "%s: %s", s, err.msg);
+    cr_assert(vq_quant_is_trained(q), "%s needs no training", s);
     return q;
+}
+
+Test(turbo, tq_ip_centers_by_default) {
+    vq_quant *q = NULL;
+    cr_assert_eq(vq_quant_new("tq-ip:bits=3", 16, &q, NULL), VQ_OK);
+    cr_expect(!vq_quant_is_trained(q), "tq-ip must train its mean by default");
+    cr_expect(strstr(vq_quant_spec(q), "center=1") != NULL, "%s", vq_quant_spec(q));
+    vq_quant_free(q);
 }
 
 static uint8_t *enc(vq_quant *q, size_t n, const float *x) {
