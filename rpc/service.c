@@ -321,10 +321,8 @@ static int get_records(const vqr_call_ctx *ctx, const uint8_t *req, size_t len, 
             rc = vq_err_set(err, VQ_ENOMEM, "response", "out of memory");
     }
     vqr__points_free(&pts);
-    if (got && rc != VQ_EINVAL)
-        vqe_got_free(got, n);
-    else
-        free(got);
+    vqe_got_free(got, n); /* entries (zeroed when vqe_get did not fill them) */
+    free(got);
     free(ids);
     vqdb__v1__get_request__free_unpacked(in, NULL);
     return rc;
