@@ -63,6 +63,10 @@ int vq__r_end(const vq_rbuf *r, vq_err *err);
 
 uint32_t vq__crc32(uint32_t crc, const void *p, size_t n);
 
+/* Mean of n * d floats (row-major) into *c (d floats, allocated when *c is NULL): the
+ * centre that center=1 quantizers train. */
+int vq__mean_train(size_t n, unsigned d, const float *x, float **c, vq_err *err);
+
 /* xoshiro256** seeded by splitmix64: the same numbers on every CPU and compiler. */
 typedef struct vq_rng {
     uint64_t s[4];

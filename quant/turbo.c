@@ -171,19 +171,7 @@ static int create_tq_ip(vq_quant *q, vq_params *p, const char *in, vq_err *err) 
 static int train(vq_quant *q, size_t n, const float *x, vq_err *err) {
     tq_impl *im = q->impl;
     if (!im->center) return VQ_OK;
-    unsigned d = q->d;
-    double *acc = vq_calloc(d, sizeof *acc);
-    VQ_FAIL_IF(!acc, VQ_ENOMEM, err, "train", "out of memory");
-    if (!im->c) im->c = vq_malloc((size_t)d * sizeof(float));
-    if (!im->c) {
-        vq_free(acc);
-        return vq_err_set(err, VQ_ENOMEM, "train", "out of memory");
-    }
-    for (size_t v = 0; v < n; v++)
-        for (unsigned j = 0; j < d; j++) acc[j] += x[v * d + j];
-    for (unsigned j = 0; j < d; j++) im->c[j] = (float)(acc[j] / (double)n);
-    vq_free(acc);
-    return VQ_OK;
+    return vq__mean_train(n, q->d, x, &im->c, err);
 }
 
 /* Per-vector float k of a code header: fp32, or binary16 with norm=16. */
