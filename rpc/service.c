@@ -569,11 +569,21 @@ static int checked_unary(const vqr_call_ctx *ctx, const uint8_t *req, size_t len
     return m->fn(ctx, req, len, resp, resp_len, err);
 }
 
+int vqr_service_register_db(vqr_server *s, const char *data_dir, const vqe_db_params *dbp,
+                            vq_err *err);
+
 /* Called by `vqdb serve` (a weak reference there, so builds without the engine serve health
  * only). Opens the data directory and registers every method. */
 int vqr_service_register(vqr_server *s, const char *data_dir, vq_err *err) {
+    return vqr_service_register_db(s, data_dir, NULL, err);
+}
+
+/* The same with database parameters (NULL: defaults). The fuzz target opens its data
+ * read-only, so that every handler validates its whole request and then fails to write. */
+int vqr_service_register_db(vqr_server *s, const char *data_dir, const vqe_db_params *dbp,
+                            vq_err *err) {
     VQ_FAIL_IF(g_svc.db, VQ_ESTATE, err, "service", "the service is already registered");
-    VQ_TRY(vqe_db_open(data_dir, NULL, &g_svc.db, err));
+    VQ_TRY(vqe_db_open(data_dir, dbp, &g_svc.db, err));
     pthread_rwlock_init(&g_svc.lock, NULL);
     for (size_t i = 0; i < sizeof g_unary / sizeof g_unary[0]; i++)
         VQ_TRY(
