@@ -389,6 +389,7 @@ static int search(const vqr_call_ctx *ctx, const uint8_t *req, size_t len, uint8
 }
 
 #define VQR_BATCH_MAX 1024u
+#define VQR_BATCH_RESULTS_MAX 100000u /* sum of k over one SearchBatch */
 
 static int search_batch(const vqr_call_ctx *ctx, const uint8_t *req, size_t len, uint8_t **resp,
                         size_t *resp_len, vq_err *err) {
@@ -399,6 +400,14 @@ static int search_batch(const vqr_call_ctx *ctx, const uint8_t *req, size_t len,
                  ? vq_err_set(err, VQ_EINVAL, "searches", "%zu searches in one batch; at most %u",
                               n, VQR_BATCH_MAX)
                  : VQ_OK;
+    /* Result buffers are allocated per search before it runs: bound their sum, so that a
+     * small request cannot make the server allocate 1024 x VQE_K_MAX results. */
+    uint64_t total_k = 0;
+    for (size_t i = 0; rc == VQ_OK && i < n; i++) total_k += in->searches[i]->k;
+    if (rc == VQ_OK && total_k > VQR_BATCH_RESULTS_MAX)
+        rc = vq_err_set(err, VQ_EINVAL, "searches",
+                        "the batch asks for %llu results in all (sum of k); at most %u",
+                        (unsigned long long)total_k, VQR_BATCH_RESULTS_MAX);
     Vqdb__V1__SearchResponse *outs = calloc(n ? n : 1, sizeof *outs);
     Vqdb__V1__SearchResponse **ptrs = calloc(n ? n : 1, sizeof *ptrs);
     vqr__hits *hits = calloc(n ? n : 1, sizeof *hits);
@@ -409,14 +418,17 @@ static int search_batch(const vqr_call_ctx *ctx, const uint8_t *req, size_t len,
         vqdb__v1__search_response__init(&outs[i]);
         ptrs[i] = &outs[i];
         Vqdb__V1__SearchRequest *s = in->searches[i];
-        if (!s->collection || !*s->collection) s->collection = in->collection; /* borrowed */
+        /* Borrow the batch's name for the call and put the search's own string back after
+         * (even an empty one is an allocation of the unpacked message: found by fuzzing). */
+        char *own = s->collection;
+        if (!own || !*own) s->collection = in->collection;
         rc = run_search(ctx, s, &outs[i], &hits[i], err);
         if (rc < 0) {
             char pre[48];
             snprintf(pre, sizeof pre, "searches[%zu].", i);
             err_prefix(err, pre, pre);
         }
-        if (s->collection == in->collection) s->collection = NULL; /* not ours to free */
+        s->collection = own;
     }
     pthread_rwlock_unlock(&g_svc.lock);
     if (rc == VQ_OK) {

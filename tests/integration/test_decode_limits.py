@@ -111,6 +111,19 @@ class DecodeLimitsTest(unittest.TestCase):
         self.assertEqual([p.id.num for p in r.points], [3])
         self.alive()
 
+    def test_batch_total_results_bounded(self):
+        # 11 searches of k = 10000 each: 110000 results > 100000 (VQR_BATCH_RESULTS_MAX)
+        req = pb.SearchBatchRequest(collection="c", searches=[
+            pb.SearchRequest(vector=[1, 0, 0, 1], k=10000) for _ in range(11)])
+        with self.assertRaises(grpc.RpcError) as cm:
+            rpcutil.unary(self.ch, SVC + "SearchBatch", req, pb.SearchBatchResponse, timeout=30)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("100000", cm.exception.details())
+        req = pb.SearchBatchRequest(collection="c", searches=[
+            pb.SearchRequest(vector=[1, 0, 0, 1], k=10000) for _ in range(10)])
+        r = rpcutil.unary(self.ch, SVC + "SearchBatch", req, pb.SearchBatchResponse, timeout=60)
+        self.assertEqual([len(x.results) for x in r.responses], [50] * 10)
+
     def test_stream_batch_deep(self):
         good = pb.UpsertRequest(collection="c", points=[
             pb.Point(id=pb.Id(num=1000), vector=[0, 0, 0, 1])]).SerializeToString()
