@@ -395,14 +395,16 @@ static int build(const Vqdb__V1__Filter *f, const vqe_schema *s, int depth, cons
         VQ_FAIL_IF(!r->field || !*r->field, VQ_EINVAL, err, fld, "field is empty");
         VQ_FAIL_IF((r->gte && r->gt) || (r->lte && r->lt), VQ_EINVAL, err, fld,
                    "give at most one lower and one upper bound");
+        const Vqdb__V1__Bound *lo = r->gte ? r->gte : r->gt, *hi = r->lte ? r->lte : r->lt;
+        /* checked before the node exists (an early return after it leaked: found by fuzzing) */
+        VQ_FAIL_IF(lo && !isfinite(lo->value), VQ_ENOTFINITE, err, fld, "bound is not finite");
+        VQ_FAIL_IF(hi && !isfinite(hi->value), VQ_ENOTFINITE, err, fld, "bound is not finite");
         n = vqe_filter_node(VQE_F_RANGE, r->field);
         if (!n) break;
-        const Vqdb__V1__Bound *lo = r->gte ? r->gte : r->gt, *hi = r->lte ? r->lte : r->lt;
         int is_int = 0;
         for (unsigned i = 0; i < s->n_fields; i++)
             if (!strcmp(s->fields[i].name, r->field)) is_int = s->fields[i].type == VQE_INT64;
         if (lo) {
-            VQ_FAIL_IF(!isfinite(lo->value), VQ_ENOTFINITE, err, fld, "bound is not finite");
             n->has_lo = 1, n->lo_incl = r->gte != NULL;
             if (is_int && lo->value == floor(lo->value) && fabs(lo->value) < 9e15)
                 n->lo = (vqe_lit){.kind = VQE_LIT_INT, .i = (int64_t)lo->value};
@@ -410,7 +412,6 @@ static int build(const Vqdb__V1__Filter *f, const vqe_schema *s, int depth, cons
                 n->lo = (vqe_lit){.kind = VQE_LIT_DOUBLE, .d = lo->value};
         }
         if (hi) {
-            VQ_FAIL_IF(!isfinite(hi->value), VQ_ENOTFINITE, err, fld, "bound is not finite");
             n->has_hi = 1, n->hi_incl = r->lte != NULL;
             if (is_int && hi->value == floor(hi->value) && fabs(hi->value) < 9e15)
                 n->hi = (vqe_lit){.kind = VQE_LIT_INT, .i = (int64_t)hi->value};

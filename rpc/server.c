@@ -53,7 +53,8 @@ struct call {
     vqr_call_ctx ctx;
     void *stream_state;
     int stream_begun;
-    int cancelled; /* RECV_CLOSE_ON_SERVER result */
+    int cancelled;    /* RECV_CLOSE_ON_SERVER result */
+    int want_initial; /* a unary call's initial metadata goes out with its response */
     grpc_byte_buffer *send;
     grpc_slice status_details;
     int has_details;
@@ -124,6 +125,10 @@ static void log_call(struct call *c, int status, const char *msg) {
 /* Ends the call: optional response message, then the status; one batch. */
 static void finish(struct call *c, int grpc_status, const char *msg, uint8_t *resp, size_t resp_len,
                    int send_initial) {
+    /* Unary calls defer their initial metadata to here, so headers, message and trailers
+     * leave in one write (measured: an early header write cost a send and a client wake-up
+     * per call). */
+    if (c->want_initial) send_initial = 1, c->want_initial = 0;
     grpc_op ops[4];
     size_t n = 0;
     memset(ops, 0, sizeof ops);
@@ -230,13 +235,17 @@ static void on_accepted(struct call *c) {
             return;
         }
         c->stream_begun = 1;
+        start_recv(c, 1);
+        return;
     }
-    start_recv(c, 1);
+    c->want_initial = 1;
+    start_recv(c, 0);
 }
 
 static void on_received(struct call *c, int ok) {
     if (!ok) { /* the call failed (client gone, message over the size limit): grpc has
                 * already sent the status; only our side needs releasing */
+        c->want_initial = 0;
         finish(c, 1 /* CANCELLED */, "receive failed", NULL, 0, 0);
         return;
     }
