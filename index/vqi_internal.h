@@ -142,7 +142,8 @@ struct vqi_searcher {
     float *qbuf; /* normalized / residual query, d floats */
     float *dbuf; /* score buffer */
     size_t dbuf_cap;
-    int exact; /* res holds final exact distances (brute force, FAISS) */
+    int exact;                         /* res holds final exact distances (brute force, FAISS) */
+    uint32_t nbuf[2 * VQI_HNSW_M_MAX]; /* HNSW: the unvisited neighbours of one node */
     void *impl;
 };
 

@@ -65,16 +65,23 @@ int vq__hnsw_search(vqi_searcher *s, const float *q, unsigned k, const vqi_searc
     vq__visited_test_set(&s->vis, cur);
     VQ_FAIL_IF(vq__minheap_push(&s->cand, d, cur), VQ_ENOMEM, err, "search", "out of memory");
     if (plain || vq__allowed(idx, sp, cur)) vq__heap_push(&s->res, d, cur);
+    size_t pf_bytes = idx->code_size < 256 ? idx->code_size : 256;
     while (s->cand.n) {
         vqi_cand c = vq__minheap_pop(&s->cand);
         if (s->res.n >= ef && c.d > vq__heap_worst(&s->res)) break;
         const uint32_t *lk = hnsw_links(g, c.slot, 0);
-        unsigned cnt = lk[0];
-        for (unsigned j = 0; j < cnt; j++)
-            __builtin_prefetch(g->level0 + (size_t)lk[1 + j] * g->rec0);
+        unsigned cnt = lk[0], nn = 0;
+        /* Unvisited neighbours first, prefetching the code lines each will read; then
+         * score them, so the misses of one node's neighbours overlap. */
         for (unsigned j = 0; j < cnt; j++) {
             uint32_t nb = lk[1 + j];
             if (vq__visited_test_set(&s->vis, nb)) continue;
+            s->nbuf[nn++] = nb;
+            const char *code = (const char *)hnsw_code(g, nb);
+            for (size_t o = 0; o < pf_bytes; o += 64) __builtin_prefetch(code + o);
+        }
+        for (unsigned j = 0; j < nn; j++) {
+            uint32_t nb = s->nbuf[j];
             float dn = vq_quant_score_one(s->qs, hnsw_code(g, nb));
             if (s->res.n < ef || dn < vq__heap_worst(&s->res)) {
                 VQ_FAIL_IF(vq__minheap_push(&s->cand, dn, nb), VQ_ENOMEM, err, "search",
