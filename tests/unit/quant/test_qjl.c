@@ -10,11 +10,6 @@
 #include "quant.h"
 #include "testutil.h"
 
-/* quant.c refers to the quantizers weakly; a strong reference keeps qjl.o linked. */
-static void __attribute__((constructor)) keep_qjl(void) {
-    if (!vq__ops_qjl.name) abort();
-}
-
 static vq_quant *mk(const char *spec, unsigned d) {
     vq_quant *q = NULL;
     vq_err err = {0};

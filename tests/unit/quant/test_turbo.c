@@ -11,12 +11,6 @@
 #include "quant.h"
 #include "testutil.h"
 
-/* quant.c refers to the quantizers weakly, and a static library member is only linked when
- * something refers to it strongly: this reference keeps turbo.o in the test binary. */
-static void __attribute__((constructor)) keep_turbo(void) {
-    if (!vq__ops_tq.name || !vq__ops_tq_ip.name) abort();
-}
-
 /* These tests exercise the data-oblivious estimators, so a tq-ip spec that does not name
  * `center` asks for center=0 (tq-ip centers by default; the center=1 tests train). */
 static vq_quant *mk(const char *spec, unsigned d) {
