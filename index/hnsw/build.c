@@ -65,6 +65,13 @@ static inline void prefetch_vec(const vqi_index *idx, uint32_t slot) {
     for (size_t o = 0; o < bytes && o < 256; o += 64) __builtin_prefetch(p + o);
 }
 
+/* The link list the beam will most likely expand next (the candidate heap's top). */
+static inline void prefetch_links(const hnsw *g, uint32_t slot, int level) {
+    const char *p = (const char *)hnsw_links(g, slot, level);
+    size_t bytes = (1 + (size_t)hnsw_maxlinks(g, level)) * 4;
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
+}
+
 /* Beam search of width ef at one level with exact distances: s->top holds the result. */
 static int search_layer(const vqi_index *idx, hnsw *g, scratch *s, const float *v, uint32_t ep,
                         unsigned ef, int level, size_t n) {
@@ -78,6 +85,7 @@ static int search_layer(const vqi_index *idx, hnsw *g, scratch *s, const float *
     while (s->cand.n) {
         vqi_cand c = vq__minheap_pop(&s->cand);
         if (s->top.n >= ef && c.d > vq__heap_worst(&s->top)) break;
+        if (s->cand.n) prefetch_links(g, s->cand.a[0].slot, level);
         unsigned cnt = read_links(g, c.slot, level, s->buf);
         /* Drop visited neighbours first and prefetch the vectors of the rest, so the
          * distance loop below finds them in cache (the graph's random access pattern is

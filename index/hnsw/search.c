@@ -66,9 +66,14 @@ int vq__hnsw_search(vqi_searcher *s, const float *q, unsigned k, const vqi_searc
     VQ_FAIL_IF(vq__minheap_push(&s->cand, d, cur), VQ_ENOMEM, err, "search", "out of memory");
     if (plain || vq__allowed(idx, sp, cur)) vq__heap_push(&s->res, d, cur);
     size_t pf_bytes = idx->code_size < 256 ? idx->code_size : 256;
+    size_t lk_bytes = (1 + (size_t)g->M0) * 4;
     while (s->cand.n) {
         vqi_cand c = vq__minheap_pop(&s->cand);
         if (s->res.n >= ef && c.d > vq__heap_worst(&s->res)) break;
+        if (s->cand.n) {
+            const char *nx = (const char *)hnsw_links(g, s->cand.a[0].slot, 0);
+            for (size_t o = 0; o < lk_bytes; o += 64) __builtin_prefetch(nx + o);
+        }
         const uint32_t *lk = hnsw_links(g, c.slot, 0);
         unsigned cnt = lk[0], nn = 0;
         /* Unvisited neighbours first, prefetching the code lines each will read; then
