@@ -588,7 +588,13 @@ static int finish(vqi_searcher *s, const float *q, unsigned k, uint64_t *ids, fl
                   vq_err *err) {
     const vqi_index *idx = s->idx;
     if (!s->exact) {
-        /* Exact distances for the shortlist, then the best k. */
+        /* Exact distances for the shortlist, then the best k. The rows are scattered:
+         * start all their loads before the first distance. */
+        for (size_t i = 0; i < s->res.n; i++) {
+            const char *r = (const char *)vq__vec(idx, s->res.a[i].slot);
+            for (size_t o = 0; o < idx->d * sizeof(float) && o < 512; o += 64)
+                __builtin_prefetch(r + o);
+        }
         for (size_t i = 0; i < s->res.n; i++)
             s->res.a[i].d = vq__exact(idx, q, vq__vec(idx, s->res.a[i].slot));
     }

@@ -4,7 +4,7 @@
  * distance computations, and it picks a better level-0 start than codes would). Level 0:
  * beam search of width ef' = max(ef, k * rerank, k) scored on the quantizer's codes stored
  * inline in the level-0 records (vq_quant_score_one with the prepared per-query state); the
- * whole beam is then re-ranked exactly by index.c from the full vectors.
+ * best k * rerank of the beam are then re-ranked exactly by index.c from the full vectors.
  *
  * Filters and tombstones: disallowed and deleted nodes are traversed (they keep the graph
  * connected) but never enter the result beam; since the beam only counts allowed nodes, the
@@ -95,8 +95,8 @@ int vq__hnsw_search(vqi_searcher *s, const float *q, unsigned k, const vqi_searc
             }
         }
     }
-    /* Exact codes need no re-rank beyond the best kk. */
-    if (idx->exact_codes)
-        while (s->res.n > kk) vq__heap_pop(&s->res);
+    /* The beam (ef) steers the traversal; only its best kk by code distance go on to the
+     * exact re-rank (k * rerank full vectors read, not ef). */
+    while (s->res.n > kk) vq__heap_pop(&s->res);
     return VQ_OK;
 }
