@@ -60,7 +60,7 @@ for what in "$@"; do
     run $V bench --base $D/syn1m_base.fvecs --query $D/syn1m_query.fvecs --gt $D/syn1m_gt.ivecs \
       --max-query 2000 --dataset synth1m-128-norm-seed1 \
       --index hnsw:m=16,efc=200/sq8/rerank=2 --baseline hnswlib:m=16,efc=200 \
-      --sweep ef=10,16,24,32,48,64,128 -k 10 --threads 2 --repeat 3 \
+      --sweep ef=32,64,128,192,256,384 -k 10 --threads 2 --repeat 3 \
       --json $R/ibench_synth1m_hnsw.jsonl --plot $R/ibench_synth1m_hnsw.png ;;
   glove-build)
     # Build time of TurboQuant/RaBitQ flat and IVF indexes vs FAISS IVF1024,PQ32 (8-bit PQ,
