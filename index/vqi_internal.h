@@ -14,6 +14,9 @@
 #ifndef VQI_INTERNAL_H
 #define VQI_INTERNAL_H
 
+/* IVF coarse training switches to two-level k-means from this nlist on (ivf/kmeans.c). */
+#define VQI_IVF_TWO_LEVEL_MIN 256u
+
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
