@@ -127,7 +127,8 @@ struct vqi_index {
     float *vecs;
     uint8_t *deleted;
     size_t n_deleted;
-    vqi_idmap map;
+    vqi_idmap map; /* ids outside the identity prefix */
+    size_t ident;  /* slots [0, ident) hold id == slot: no map entry (see index.c id_slot) */
     uint64_t next_seq;
 
     pthread_rwlock_t lock;
