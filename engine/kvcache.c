@@ -52,6 +52,7 @@ struct vqe_kv {
     float scale;
     size_t sc_cap;
     float *sc, *dec, *gq, *tmp, *qf;
+    float *ws; /* (n_query_heads / S) * D: weighted value sums, one row per query head */
 };
 
 vqe_kv_params vqe_kv_params_default(void) {
@@ -94,6 +95,7 @@ void vqe_kv_free(vqe_kv *kv) {
     vq_free(kv->gq);
     vq_free(kv->tmp);
     vq_free(kv->qf);
+    vq_free(kv->ws);
     vq_free(kv);
 }
 
@@ -187,8 +189,9 @@ int vqe_kv_new(const vqe_kv_params *p, vqe_kv **out, vq_err *err) {
     kv->gq = vq_malloc(hd * sizeof(float));
     kv->tmp = vq_malloc(hd * sizeof(float));
     kv->qf = vq_calloc(hd, sizeof(float));
+    kv->ws = vq_malloc((size_t)(nq / S) * hd * sizeof(float));
     int rc = VQ_OK;
-    if (!kv->h || !kv->n || !kv->ready || !kv->dec || !kv->gq || !kv->tmp || !kv->qf) {
+    if (!kv->h || !kv->n || !kv->ready || !kv->dec || !kv->gq || !kv->tmp || !kv->qf || !kv->ws) {
         rc = vq_err_set(err, VQ_ENOMEM, "kv", "out of memory");
         goto fail;
     }
@@ -482,16 +485,38 @@ static int attend_core(vqe_kv *kv, unsigned layer, head *hh, unsigned nh, const 
         for (size_t t = 0; t < n; t++) sc[t] *= inv;
         if (probs) memcpy(probs, sc, n * sizeof(float));
     }
-    /* Values: decode a block of tokens into scratch once, accumulate for every query. */
-    for (size_t t0 = 0; t0 < nc; t0 += VQE_KV_DECODE_BLOCK) {
-        size_t m = nc - t0 < VQE_KV_DECODE_BLOCK ? nc - t0 : VQE_KV_DECODE_BLOCK;
-        if (vs->kivi) {
-            for (size_t i = 0; i < m; i++)
-                vqe__kivi_value_decode(&vs->ks, vs->qd, vs->codes + (t0 + i) * vs->code_size,
-                                       kv->dec + i * vs->qd);
-        } else {
-            VQ_TRY(vq_quant_decode(vs->qz, m, vs->codes + t0 * vs->code_size, kv->dec, err));
+    /* Values through a quantizer: its weighted-sum decode (tq sums in the rotated domain and
+     * rotates back once per query head), then the exact outlier channels. */
+    if (nc && vs->qz) {
+        VQ_TRY(vq_quant_decode_wsum(vs->qz, nc, vs->codes, nh, kv->sc, kv->sc_cap, kv->ws, err));
+        for (unsigned j = 0; j < nh; j++) {
+            const float *sc = kv->sc + (size_t)j * kv->sc_cap, *wsj = kv->ws + (size_t)j * vs->qd;
+            float *out = outs[j];
+            unsigned o0 = off[j], end = o0 + ohd;
+            if (vs->o == 0) {
+                for (unsigned c = 0; c < ohd; c++) out[c] += wsj[o0 + c];
+                continue;
+            }
+            for (unsigned c = 0; c < vs->qd; c++) {
+                unsigned ch = vs->iidx[c];
+                if (ch >= o0 && ch < end) out[ch - o0] += wsj[c];
+            }
+            for (unsigned o = 0; o < vs->o; o++) {
+                unsigned ch = vs->oidx[o];
+                if (ch < o0 || ch >= end) continue;
+                float a = 0;
+                for (size_t t = 0; t < nc; t++)
+                    a += sc[t] * vq__f16_to_f32(vs->outl[t * vs->o + o]);
+                out[ch - o0] += a;
+            }
         }
+    }
+    /* KIVI values: decode a block of tokens into scratch once, accumulate for every query. */
+    for (size_t t0 = 0; vs->kivi && t0 < nc; t0 += VQE_KV_DECODE_BLOCK) {
+        size_t m = nc - t0 < VQE_KV_DECODE_BLOCK ? nc - t0 : VQE_KV_DECODE_BLOCK;
+        for (size_t i = 0; i < m; i++)
+            vqe__kivi_value_decode(&vs->ks, vs->qd, vs->codes + (t0 + i) * vs->code_size,
+                                   kv->dec + i * vs->qd);
         for (unsigned j = 0; j < nh; j++) {
             const float *sc = kv->sc + (size_t)j * kv->sc_cap;
             float *out = outs[j];
