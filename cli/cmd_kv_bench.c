@@ -34,7 +34,7 @@ typedef struct opts {
     const char *model, *tokenizer, *kv_data;
     const char *key[MAXSET], *value[MAXSET], *weights[MAXSET];
     int nkey, nvalue, nweights;
-    unsigned window, key_outliers, value_outliers, joint, group, center;
+    unsigned window, key_outliers, value_outliers, joint, group, center, window_flush;
     int seqs, calib, reps, json, per_tensor, attn_seqs;
     const char *synthetic;
     unsigned syn_heads, syn_dim;
@@ -227,6 +227,7 @@ out:
 
 typedef struct e2e {
     double agree, kl, lld;
+    double bits_avg; /* bits per channel after each position of sequence 0, averaged */
 } e2e;
 
 /* Teacher-forced run of model m with cache kv (NULL: fp32) against the fp32 reference. */
@@ -237,7 +238,7 @@ static int run_e2e(const bench *b, const vqe_llm *m, vqe_kv *kv, e2e *r, vq_err 
     float *lp = malloc((size_t)c->vocab_size * 4);
     vqe_llm_kv iface;
     if (kv) iface = vqe_kv_llm(kv);
-    double agree = 0, kl = 0, lld = 0;
+    double agree = 0, kl = 0, lld = 0, bits = 0;
     size_t n = 0, nl = 0;
     int rc = VQ_OK;
     for (int sq = 0; sq < b->nseq && rc == VQ_OK; sq++) {
@@ -248,6 +249,11 @@ static int run_e2e(const bench *b, const vqe_llm *m, vqe_kv *kv, e2e *r, vq_err 
             const int32_t *tk = b->tok + (size_t)sq * b->T;
             if ((rc = vqe_llm_forward(m, s, kv ? &iface : NULL, tk[p], p, NULL, &lg, err)) < 0)
                 break;
+            if (kv && sq == 0) {
+                vqe_kv_stats st;
+                vqe_kv_stats_get(kv, &st);
+                bits += st.bits_per_channel;
+            }
             log_softmax(lg, c->vocab_size, lp);
             const float *ref = b->ref_lp + ((size_t)sq * b->T + p) * c->vocab_size;
             agree += argmax(lp, c->vocab_size) == argmax(ref, c->vocab_size);
@@ -266,6 +272,7 @@ static int run_e2e(const bench *b, const vqe_llm *m, vqe_kv *kv, e2e *r, vq_err 
     r->agree = agree / (double)n;
     r->kl = kl / (double)n;
     r->lld = lld / (double)nl;
+    r->bits_avg = bits / b->T;
     return rc;
 }
 
@@ -453,6 +460,7 @@ static int make_kv(const bench *b, const opts *o, const char *ks, const char *vs
     p.key_spec = ks;
     p.value_spec = vs;
     p.window = o->window;
+    p.window_flush = o->window_flush;
     p.key_outliers = o->key_outliers;
     p.value_outliers = o->value_outliers;
     p.joint_heads = o->joint;
@@ -489,8 +497,10 @@ static int run_setting(const bench *b, const opts *o, const char *ks, const char
     VQ_TRY(rc);
     double fp32_bpt = 2.0 * c->n_layers * c->kv_dim * 4;
     if (o->json)
-        jprintf("{\"key\":\"%s\",\"value\":\"%s\",\"window\":%u,\"key_outliers\":%u,"
+        jprintf("{\"key\":\"%s\",\"value\":\"%s\",\"window\":%u,\"window_flush\":%u,"
+                "\"key_outliers\":%u,"
                 "\"value_outliers\":%u,\"joint_heads\":%u,\"center\":%u,\"bits_per_channel\":%.4f,"
+                "\"bits_per_channel_pos_avg\":%.4f,"
                 "\"key_bits\":%.4f,\"value_bits\":%.4f,\"bytes_per_token\":%.1f,"
                 "\"fp32_bytes_per_token\":%.0f,\"memory_ratio\":%.3f,"
                 "\"next_token_agreement\":%.5f,\"loglik_delta\":%.6f,\"next_token_kl\":%.6f,"
@@ -498,10 +508,11 @@ static int run_setting(const bench *b, const opts *o, const char *ks, const char
                 "\"top5_agreement\":%.5f,\"step_time_ratio_vs_fp32\":%.3f,"
                 "\"attn_time_ratio_vs_fp32\":%.3f,\"step_us\":%.2f,\"fp32_step_us\":%.2f,"
                 "\"seqs\":%d,\"positions\":%d,\"attn_seqs\":%d}\n",
-                ks, vs, o->window, o->key_outliers, o->value_outliers, o->joint, o->center,
-                st.bits_per_channel, st.key_bits, st.value_bits, st.bytes_per_token, fp32_bpt,
-                fp32_bpt / st.bytes_per_token, e.agree, e.lld, e.kl, a.score_rel, a.kl, a.out_rel,
-                a.top5, sc / s32, ac / a32, sc * 1e6, s32 * 1e6, b->nseq, b->nseq * b->T, an);
+                ks, vs, o->window, o->window_flush, o->key_outliers, o->value_outliers, o->joint,
+                o->center, st.bits_per_channel, e.bits_avg, st.key_bits, st.value_bits,
+                st.bytes_per_token, fp32_bpt, fp32_bpt / st.bytes_per_token, e.agree, e.lld, e.kl,
+                a.score_rel, a.kl, a.out_rel, a.top5, sc / s32, ac / a32, sc * 1e6, s32 * 1e6,
+                b->nseq, b->nseq * b->T, an);
     else
         printf("%-22s %-22s b/ch %6.3f  agree %.4f  ll %+.5f  kl %.5f  attn_kl %.5f  "
                "out_err %.4f  top5 %.3f  step x%.2f  attn x%.2f  mem /%.1f\n",
@@ -669,7 +680,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: vqdb kv-bench --model FILE --tokenizer FILE [--kv-data DIR]\n"
             "         --key SPEC --value SPEC [--key SPEC --value SPEC ...]\n"
-            "         [--window N] [--key-outliers N] [--value-outliers N] [--joint] [--center]\n"
+            "         [--window N [--window-flush]] [--key-outliers N] [--value-outliers N] "
+            "[--joint] [--center]\n"
             "         [--seqs N (64)] [--attn-seqs N (16)] [--calib N (4)] [--reps N (31, 0 = no "
             "timing)]\n"
             "         [--json]\n"
@@ -758,6 +770,8 @@ int vq_cmd_kv_bench(int argc, char **argv) {
             o.synthetic = v;
         } else if (!strcmp(a, "--center")) {
             o.center = 1;
+        } else if (!strcmp(a, "--window-flush")) {
+            o.window_flush = 1;
         } else if (!strcmp(a, "--joint")) {
             o.joint = 1;
         } else if (!strcmp(a, "--json")) {

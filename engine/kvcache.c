@@ -157,6 +157,7 @@ int vqe_kv_new(const vqe_kv_params *p, vqe_kv **out, vq_err *err) {
                "n_query_heads", "n_query_heads %u is not a multiple of n_heads %u", nq, p->n_heads);
     VQ_FAIL_IF(p->window > VQE_KV_WINDOW_MAX, VQ_EINVAL, err, "window", "window %u > %u", p->window,
                VQE_KV_WINDOW_MAX);
+    VQ_FAIL_IF(p->window_flush > 1, VQ_EINVAL, err, "window_flush", "window_flush must be 0 or 1");
     unsigned S = p->joint_heads ? 1 : p->n_heads,
              D = p->joint_heads ? p->n_heads * p->head_dim : p->head_dim;
     VQ_FAIL_IF(D > VQE_KV_HEAD_DIM_MAX, VQ_EINVAL, err, "joint_heads",
@@ -373,6 +374,7 @@ static int side_push(side *s, size_t t, const float *x, float *tmp, vq_err *err)
 }
 
 static size_t n_compressed(const vqe_kv *kv, size_t n) {
+    if (kv->p.window_flush && kv->p.window) return n / kv->p.window * kv->p.window;
     return n > kv->p.window ? n - kv->p.window : 0;
 }
 
@@ -404,6 +406,16 @@ int vqe_kv_append(vqe_kv *kv, unsigned layer, const float *key, const float *val
             continue;
         }
         size_t slot = n % W;
+        if (kv->p.window_flush) { /* slot i holds token n + 1 - W + i once the group is full */
+            memcpy(hh->wk + slot * hd, k, hd * sizeof(float));
+            memcpy(hh->wv + slot * hd, v, hd * sizeof(float));
+            if (slot + 1 < W) continue;
+            for (size_t i = 0; i < W; i++) {
+                VQ_TRY(side_push(&hh->k, n + 1 - W + i, hh->wk + i * hd, kv->tmp, err));
+                VQ_TRY(side_push(&hh->v, n + 1 - W + i, hh->wv + i * hd, kv->tmp, err));
+            }
+            continue;
+        }
         if (n >= W) { /* token n - W leaves the window */
             VQ_TRY(side_push(&hh->k, n - W, hh->wk + slot * hd, kv->tmp, err));
             VQ_TRY(side_push(&hh->v, n - W, hh->wv + slot * hd, kv->tmp, err));
