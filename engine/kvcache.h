@@ -72,6 +72,9 @@ typedef struct vqe_kv_params {
      * once, so at multiples of `window` tokens nothing is held in fp32. KIVI keys do this
      * with their own group; this applies the same rule to any spec. 0: sliding window. */
     unsigned window_flush;
+    /* 1: the window holds keys only (as KIVI's residual does); values are compressed at
+     * append. 0: keys and values. */
+    unsigned window_keys_only;
 } vqe_kv_params;
 
 vqe_kv_params vqe_kv_params_default(void);

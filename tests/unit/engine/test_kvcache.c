@@ -336,8 +336,9 @@ Test(kvcache, window_flush_is_kivis_residual_group) {
     fill(k, sizeof k / 4, 11, 2.0f);
     fill(v, sizeof v / 4, 12, 1.0f);
     fill(cal, sizeof cal / 4, 13, 2.0f);
-    static const char *vspecs[] = {"sq8", "tq:bits=3"};
-    for (int s = 0; s < 2; s++) {
+    /* The third run keeps only keys in the window (KIVI's residual); values are coded. */
+    static const char *vspecs[] = {"sq8", "tq:bits=3", "tq:bits=3"};
+    for (int s = 0; s < 3; s++) {
         vqe_kv_params p = vqe_kv_params_default();
         p.n_heads = H;
         p.head_dim = HD;
@@ -345,6 +346,7 @@ Test(kvcache, window_flush_is_kivis_residual_group) {
         p.value_spec = vspecs[s];
         p.window = W;
         p.window_flush = 1;
+        p.window_keys_only = s == 2;
         vqe_kv *kv;
         vq_err err;
         cr_assert_eq(vqe_kv_new(&p, &kv, &err), VQ_OK, "%s", err.msg);
@@ -353,19 +355,20 @@ Test(kvcache, window_flush_is_kivis_residual_group) {
         for (size_t n = 1; n <= N; n++) {
             cr_assert_eq(vqe_kv_append(kv, 0, k + (n - 1) * H * HD, v + (n - 1) * H * HD, &err),
                          VQ_OK);
-            size_t nc = n / W * W;
+            size_t nc = n / W * W, ncv = s == 2 ? n : nc;
             vqe_kv_stats st;
             vqe_kv_stats_get(kv, &st);
             cr_expect_float_eq(st.key_bits, (nc * 8.0 + (n - nc) * 32.0) / n, 1e-9, "n=%zu: %g", n,
                                st.key_bits);
-            cr_expect_float_eq(st.value_bits, (nc * vb + (n - nc) * 32.0) / n, 1e-9, "n=%zu: %g", n,
-                               st.value_bits);
+            cr_expect_float_eq(st.value_bits, (ncv * vb + (n - ncv) * 32.0) / n, 1e-9, "n=%zu: %g",
+                               n, st.value_bits);
             float rk[HD], rv[HD];
             for (size_t t = 0; t < n; t++) {
                 cr_assert_eq(vqe_kv_reconstruct(kv, 0, 1, t, rk, rv, &err), VQ_OK);
-                int exact = !memcmp(rk, k + t * H * HD + HD, sizeof rk) &&
-                            !memcmp(rv, v + t * H * HD + HD, sizeof rv);
-                cr_expect_eq(exact, t >= nc, "n=%zu token %zu: exact %d", n, t, exact);
+                int ek = !memcmp(rk, k + t * H * HD + HD, sizeof rk),
+                    ev = !memcmp(rv, v + t * H * HD + HD, sizeof rv);
+                cr_expect_eq(ek, t >= nc, "n=%zu token %zu: key exact %d", n, t, ek);
+                cr_expect_eq(ev, t >= ncv, "n=%zu token %zu: value exact %d", n, t, ev);
             }
             fill(q, HD, 200 + n, 1.0f);
             float out[HD], probs[N];
