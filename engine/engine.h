@@ -205,7 +205,7 @@ typedef struct vqe_search_params {
     unsigned ef;              /* index search effort (0: index default, raised to >= k) */
     const vqe_filter *filter; /* NULL: no filter; must be bound (vqe_filter_bind) */
     /* Filtered searches whose allowed set has at most this many ids scan them exactly.
-     * 0 = the planner's cost model (plan.c): exact when matches <= sqrt(48 * ef * live). */
+     * 0 = the planner's cost model (plan.c): exact when matches <= sqrt(86 * ef * live). */
     size_t exact_threshold;
     int force_plan; /* 0 auto, 1 exact scan of the allowed ids, 2 index search */
 } vqe_search_params;
@@ -226,7 +226,7 @@ typedef struct vqe_explain {
     size_t threshold;      /* exact_threshold in force */
     unsigned ef;           /* ef used by the index search */
     double est_cost_exact; /* distance computations: matches */
-    double est_cost_index; /* distance computations, estimated: 48 * ef / selectivity */
+    double est_cost_index; /* estimated: 86 * ef / selectivity (plan.c) */
     double filter_ms, search_ms;
     char filter_text[512]; /* the bound filter, printed back */
     char index_impl[64];
