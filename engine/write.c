@@ -694,6 +694,37 @@ int vqe_get(vqe_collection *c, const vqe_id *ids, size_t n, vqe_got *out, vq_err
                     }
                 }
         }
+        for (unsigned f = 0; !rc && o && f < s->n_fields; f++) {
+            if (s->fields[f].type != VQE_SPARSE) continue;
+            uint8_t pk[9];
+            key9(pk, c->cid, f, (uint32_t)iid);
+            char *pv = NULL;
+            size_t pl = 0;
+            int rp = vqe__store_get(c->db->st, VQE_CF_POSTINGS, pk, 9, &pv, &pl, err);
+            if (rp == VQ_ENOTFOUND) continue;
+            if (rp) {
+                rc = rp;
+                break;
+            }
+            const uint8_t *b = (const uint8_t *)pv;
+            uint32_t m = pl >= 5 ? vqe__rd32(b + 1) : 0;
+            if (pl < 5 || b[0] != 'S' || (size_t)m * 8 != pl - 5) {
+                free(pv);
+                rc = vq_err_set(err, VQ_ECORRUPT, "postings", "malformed sparse postings");
+                break;
+            }
+            cJSON *so = cJSON_AddObjectToObject(o, s->fields[f].name);
+            cJSON *ia = so ? cJSON_AddArrayToObject(so, "indices") : NULL;
+            cJSON *va = so ? cJSON_AddArrayToObject(so, "values") : NULL;
+            for (uint32_t j = 0; ia && va && j < m; j++) {
+                uint32_t bits = vqe__rd32(b + 9 + 8 * j);
+                float fv;
+                memcpy(&fv, &bits, 4);
+                cJSON_AddItemToArray(ia, cJSON_CreateNumber(vqe__rd32(b + 5 + 8 * j)));
+                cJSON_AddItemToArray(va, cJSON_CreateNumber(fv));
+            }
+            free(pv);
+        }
         char *js = o ? cJSON_PrintUnformatted(o) : NULL;
         if (!rc) {
             out[i].vector = vq_malloc(vl);

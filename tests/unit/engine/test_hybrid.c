@@ -541,6 +541,14 @@ Test(hybrid, bad_input_is_rejected_naming_the_field) {
     r.values = jv.v, r.n_values = jv.n;
     cr_assert_eq(vqe_upsert(c, &r, 1, &e), VQ_OK, "%s: %s", e.field, e.msg);
     vqe_values_free(&jv);
+    /* read back: the sparse vector sorted by index */
+    vqe_got g;
+    cr_assert_eq(vqe_get(c, &r.id, 1, &g, &e), VQ_OK, "%s", e.msg);
+    cr_assert(g.found);
+    cr_expect_not_null(strstr(g.attrs_json, "\"sp\":{\"indices\":[3,9],\"values\":[2,0.5]}"), "%s",
+                       g.attrs_json);
+    cr_expect_not_null(strstr(g.attrs_json, "\"body\":\"hello world\""), "%s", g.attrs_json);
+    vqe_got_free(&g, 1);
     /* filters on text and sparse fields are refused at bind time */
     vqe_filter *f;
     vqe_collection_info_get(c, &in);
