@@ -30,8 +30,12 @@ echo "# chosen ef=$ef (smallest with recall@10 >= 0.95): in-process ${inproc_us}
 for threads in ${threads//,/ }; do
 start_server "$data" "$threads" "$data.serve.log"
 echo "# server pid $SRV_PID on $SRV_ADDR, --threads $threads, RSS $(rss_mb "$SRV_PID") MB"
+# Warm-up: the first call opens (loads) the collection, which can take longer than loadgen's
+# default 10 s call timeout; wait for it, then run 5 s of searches, before measuring.
 "$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$queries" --concurrency 1 \
-    --duration 5 --ef "$ef" >/dev/null # warm-up (first open loads the collection)
+    --duration 1 --timeout 900 --ef "$ef" >/dev/null
+"$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$queries" --concurrency 1 \
+    --duration 5 --ef "$ef" >/dev/null
 c0=$(cpu_s "$SRV_PID")
 line=$("$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$queries" \
     --concurrency 1 --duration "$secs" --ef "$ef")

@@ -10,6 +10,8 @@ VQDB=${VQDB:-$here/../build/vqdb}
 source "$here/rpc_lib.sh"
 data=$1 queries=$2 ef=$3 secs=${4:-60} ratio=${5:-0.2} threads=${6:-4}
 start_server "$data" "$threads" "$data.serve.log"
+"$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$queries" --concurrency 1 \
+    --duration 1 --timeout 900 --ef "$ef" >/dev/null # waits for the collection to load
 "$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$queries" --concurrency 64 \
     --duration 5 --ef "$ef" --upsert-ratio "$ratio" --id-base 3000000000 >/dev/null # warm-up
 rss0=$(rss_mb "$SRV_PID")
