@@ -21,8 +21,8 @@
 #include "engine.h"
 #include "internal.h"
 #include "proto/vqdb.pb-c.h"
-#include "wire.h"
 #include "query.h"
+#include "wire.h"
 
 #define VQR_DEFAULT_SPEC "hnsw:m=16,efc=200/sq8/rerank=4"
 
