@@ -21,6 +21,8 @@
     X("snapshot", vq_cmd_snapshot, "consistent copy of a collection")                   \
     X("restore", vq_cmd_restore, "restore a collection from a snapshot")                \
     X("explain", vq_cmd_explain, "show the plan of a filtered query")                   \
+    X("rebuild", vq_cmd_rebuild, "rebuild an index, optionally in a new SPEC")          \
+    X("compact", vq_cmd_compact, "reclaim deleted entries of an index")                 \
     X("serve", vq_cmd_serve, "run the gRPC server")                                     \
     X("loadgen", vq_cmd_loadgen, "gRPC load generator")                                 \
     X("kv-bench", vq_cmd_kv_bench, "KV-cache compression on a llama2.c model")          \

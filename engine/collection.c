@@ -3,8 +3,9 @@
  *
  * Load (vqe__collection_load): schema and state from meta; user ids from idmap ('i'
  * direction); vectors (checked: size, finiteness, an id for every vector and a vector for
- * every id); attributes into the attribute indexes. Then the index: reloaded from
- * DIR/index/<cid>.vqi when DIR/index/<cid>.state records the collection's current write
+ * every id); attributes into the attribute indexes; the postings of each text and sparse
+ * field into its impact index (every record with postings must be live). Then the index: reloaded
+ * from DIR/index/<cid>.vqi when DIR/index/<cid>.state records the collection's current write
  * counter and the file loads (its sections are checksummed), otherwise rebuilt from the
  * in-memory vectors with progress reports and saved for the next open. Any inconsistency
  * in storage is VQ_ECORRUPT and the collection is not served.
@@ -117,6 +118,7 @@ fail:
 
 void vqe__collection_free(vqe_collection *c) {
     if (!c) return;
+    vqe__maint_destroy(c); /* joins the maintenance thread before anything is freed */
     vq_free(c->vecs);
     if (c->live) roaring_bitmap_free(c->live);
     vqe__hmap_free(&c->ids, NULL);
@@ -125,6 +127,7 @@ void vqe__collection_free(vqe_collection *c) {
     vq_free(c->suid);
     vq_free(c->uid);
     vqe__attrs_free(&c->attrs);
+    for (unsigned f = 0; f < VQE_FIELDS_MAX; f++) vqe_impact_free(c->impact[f]);
     vq_quant_free(c->fq);
 #if VQE_HAVE_INDEX
     for (int i = 0; i < c->n_pool; i++) vqi_searcher_free(c->pool[i]);
@@ -197,6 +200,7 @@ void vqe_db_close(vqe_db *db) {
     vqe__group_stop(db);
     for (size_t i = 0; i < db->n_open; i++) {
         vqe_collection *c = db->open[i];
+        vqe__maint_stop(c); /* no swap may race the save below */
         if (!vqe__store_read_only(db->st) && c->saved_counter != c->write_counter) {
             /* the index changed since it was loaded (or was rebuilt): save it so that a
              * clean restart reloads it; a failure only costs a rebuild next time */
@@ -428,6 +432,40 @@ static int attrs_cb(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, si
     return 0;
 }
 
+typedef struct post_ctx {
+    load_ctx *L;
+    unsigned field;
+} post_ctx;
+
+static int postings_cb(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+    post_ctx *P = ctx;
+    load_ctx *L = P->L;
+    vqe_collection *c = L->c;
+    if (kl != 9) return lfail(L, VQ_ECORRUPT, "postings", "malformed postings key", 0);
+    uint32_t iid = vqe__rd32(k + 5);
+    if (!roaring_bitmap_contains(c->live, iid))
+        return lfail(L, VQ_ECORRUPT, "postings", "postings without a vector", iid);
+    int rc = vqe__postings_apply(c->impact[P->field], c->schema.fields[P->field].type, iid, v, vl,
+                                 L->err);
+    if (rc) return L->rc = rc, 1;
+    return 0;
+}
+
+static int postings_load(vqe_collection *c, load_ctx *L, vq_err *err) {
+    VQ_TRY(vqe__impact_init(c, err));
+    for (unsigned f = 0; f < c->schema.n_fields; f++) {
+        if (!c->impact[f]) continue;
+        uint8_t pfx[5];
+        vqe__be32(pfx, c->cid);
+        pfx[4] = (uint8_t)f;
+        post_ctx P = {L, f};
+        int rc = vqe__store_scan(c->db->st, VQE_CF_POSTINGS, pfx, 5, postings_cb, &P, err);
+        if (rc) return rc;
+        if (L->rc) return L->rc;
+    }
+    return VQ_OK;
+}
+
 #if VQE_HAVE_INDEX
 static int index_try_load(vqe_collection *c) {
     uint64_t counter;
@@ -484,51 +522,7 @@ static int index_build(vqe_collection *c, vqi_index **out, vq_err *err) {
 }
 #endif
 
-int vqe_rebuild(vqe_collection *c, vq_err *err) {
-    VQ_FAIL_IF(!c, VQ_EINVAL, err, "collection", "NULL argument");
-#if VQE_HAVE_INDEX
-    /* Writers wait on wmu; searches keep using the old index (they only read vecs and live,
-     * which only writers change) until the swap, which takes the exclusive lock briefly. */
-    pthread_mutex_lock(&c->wmu);
-    vqi_index *idx = NULL, *old;
-    int rc = index_build(c, &idx, err);
-    if (!rc) {
-        pthread_rwlock_wrlock(&c->lock);
-        old = c->index;
-        c->index = idx;
-        /* pooled searchers belong to the old index; no search is in flight here */
-        pthread_mutex_lock(&c->pmu);
-        for (int i = 0; i < c->n_pool; i++) vqi_searcher_free(c->pool[i]);
-        c->n_pool = 0;
-        pthread_mutex_unlock(&c->pmu);
-        c->index_loaded = 0;
-        c->saved_counter = UINT64_MAX;
-        pthread_rwlock_unlock(&c->lock);
-        vqi_index_free(old);
-        if (!vqe__store_read_only(c->db->st)) {
-            vq_err e;
-            if (!vqe__index_save(c, c->index_path, &e)) c->saved_counter = c->write_counter;
-        }
-    }
-    pthread_mutex_unlock(&c->wmu);
-    return rc;
-#else
-    return vq_err_set(err, VQ_EUNSUPPORTED, "index", "index/ is not built: nothing to rebuild");
-#endif
-}
-
-int vqe_compact(vqe_collection *c, vq_err *err) {
-    VQ_FAIL_IF(!c, VQ_EINVAL, err, "collection", "NULL argument");
-#if VQE_HAVE_INDEX
-    pthread_mutex_lock(&c->wmu); /* index/ allows one writer; searches continue */
-    int rc = vqi_index_compact(c->index, err);
-    if (!rc) c->saved_counter = UINT64_MAX; /* the file no longer matches memory */
-    pthread_mutex_unlock(&c->wmu);
-    return rc;
-#else
-    return vq_err_set(err, VQ_EUNSUPPORTED, "index", "index/ is not built: nothing to compact");
-#endif
-}
+/* vqe_rebuild, vqe_compact: maint.c */
 
 int vqe__collection_load(vqe_db *db, const char *name, vqe_collection **out, vq_err *err) {
     double t0 = vq_now();
@@ -541,6 +535,7 @@ int vqe__collection_load(vqe_db *db, const char *name, vqe_collection **out, vq_
     pthread_rwlock_init(&c->lock, NULL);
     pthread_mutex_init(&c->wmu, NULL);
     pthread_mutex_init(&c->pmu, NULL);
+    vqe__maint_init(c);
     load_ctx L = {.c = c, .err = err};
     uint8_t k[16];
     size_t kl;
@@ -605,6 +600,7 @@ int vqe__collection_load(vqe_db *db, const char *name, vqe_collection **out, vq_
         vq_free(L.vals);
     }
     if (!rc) rc = L.rc;
+    if (!rc) rc = postings_load(c, &L, err);
     if (rc) goto fail;
     if ((rc = vqe__attrs_settle(&c->attrs, c->next_iid, 1))) {
         rc = vq_err_set(err, rc, "attrs", "out of memory");
@@ -646,6 +642,10 @@ int vqe_collection_open(vqe_db *db, const char *name, vqe_collection **out, vq_e
     if ((rc = vqe__collection_load(db, name, &c, err))) goto out;
     if (c->schema.durability == VQE_DURABLE_GROUP && !vqe__store_read_only(db->st) &&
         (rc = vqe__group_start(db, c->schema.group_ms, err))) {
+        vqe__collection_free(c);
+        goto out;
+    }
+    if ((rc = vqe__maint_start(c, err))) {
         vqe__collection_free(c);
         goto out;
     }
