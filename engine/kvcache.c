@@ -6,7 +6,9 @@
  * channels to the side's quantizer (or KIVI). Keys are stored in the quantizer's packed
  * layout so vq_quant_score runs over them directly; for block quantizers (fast-scan PQ) the
  * unfinished block is re-packed from a row-major staging copy at each append. Values are
- * stored row-major and decoded VQE_KV_DECODE_BLOCK tokens at a time.
+ * stored row-major and summed with the softmax weights by vq_quant_decode_wsum (KIVI values:
+ * decoded VQE_KV_DECODE_BLOCK tokens at a time). window_flush compresses a full window at
+ * once (nc = n - n mod window); window_keys_only compresses values at append.
  */
 #include "kvcache.h"
 

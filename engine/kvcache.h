@@ -13,8 +13,10 @@
  * Attention for one query head (vqe_kv_attend): scores q·k for the compressed tokens come
  * from the codes through vq_quant_score with the inner-product metric (the quantizers' SIMD
  * kernels, asymmetric: the query stays fp32), plus the exact outlier-channel and window
- * terms; softmax; then the weighted sum of values decoded block by block (32 tokens) into a
- * small scratch, so the fp32 cache is never materialized.
+ * terms; softmax; then the weighted sum of values through vq_quant_decode_wsum (TurboQuant
+ * sums in its rotated domain and rotates back once per query head; other quantizers decode
+ * 32 tokens at a time into a small scratch; KIVI values likewise), so the fp32 cache is
+ * never materialized.
  *
  * Bits accounting (vqe_kv_stats): every stored byte per token — codes with their norms,
  * scales and zero points, KIVI's fp32 residual group, outlier channels, the fp32 window —

@@ -4,6 +4,7 @@
  * stride, random and adversarial weights (huge, tiny, signed, zero, one-hot) and vectors
  * (huge and zero norms); plus the argument checks. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "quant.h"
@@ -122,7 +123,9 @@ Test(wsum, tq_rotated_domain_matches_decode_then_sum) {
                                   "tq:bits=8",
                                   "tq:bits=4,rescale=1",
                                   "tq:bits=3,center=1",
-                                  "tq:bits=4,norm=16,center=1"};
+                                  "tq:bits=4,norm=16,center=1",
+                                  "tq:bits=3,hi=1",
+                                  "tq:bits=1,hi=1,rescale=1"};
     unsigned ds[] = {1, 2, 5, 16, 17, 33, 64, 67, 130};
     for (size_t s = 0; s < sizeof specs / sizeof *specs; s++)
         for (size_t k = 0; k < sizeof ds / sizeof *ds; k++) run_spec(specs[s], ds[k], 2e-5);
@@ -169,4 +172,82 @@ Test(wsum, argument_checks) {
     cr_expect_eq(vq_quant_decode_wsum(u, 2, codes, 1, w, 2, out, &e), VQ_ESTATE);
     vq_quant_free(u);
     vq_quant_free(q);
+}
+
+/* tq hi=K: K rotated coordinates at bits+1. Code size, scores against the decoded vectors,
+ * MSE between the two integer widths, save/load, and the spec checks. */
+Test(wsum, tq_hi_split) {
+    enum { N = 400 };
+    unsigned ds[] = {16, 17, 64, 67};
+    for (size_t k = 0; k < sizeof ds / sizeof *ds; k++) {
+        unsigned d = ds[k];
+        float *x = malloc((size_t)N * d * sizeof(float)),
+              *y = malloc((size_t)N * d * sizeof(float));
+        uint8_t *c = malloc((size_t)N * (8 + d));
+        cr_assert(x && y && c);
+        tu_fill_normal(x, (size_t)N * d, d);
+        double mse[3];
+        const unsigned his[3] = {0, d / 2, 0};
+        for (int v = 0; v < 3; v++) {
+            char spec[64];
+            snprintf(spec, sizeof spec, "tq:bits=%u%s%u", v == 2 ? 4 : 3,
+                     his[v] ? ",hi=" : ",seed=", his[v] ? his[v] : 42);
+            vq_quant *q;
+            vq_err e = {0};
+            cr_assert_eq(vq_quant_new(spec, d, &q, &e), VQ_OK, "%s: %s", spec, e.msg);
+            size_t want = 4 + (v == 1 ? (his[v] * 4 + 7) / 8 + ((d - his[v]) * 3 + 7) / 8
+                                      : ((size_t)d * (v == 2 ? 4 : 3) + 7) / 8);
+            cr_assert_eq(vq_quant_code_size(q), want, "%s: code %zu bytes", spec,
+                         vq_quant_code_size(q));
+            cr_assert_eq(vq_quant_encode(q, N, x, c, NULL), VQ_OK);
+            cr_assert_eq(vq_quant_decode(q, N, c, y, NULL), VQ_OK);
+            double num = 0, den = 0;
+            for (size_t i = 0; i < (size_t)N * d; i++)
+                num += (double)(x[i] - y[i]) * (x[i] - y[i]), den += (double)x[i] * x[i];
+            mse[v] = num / den;
+            /* The IP score is -<q, x^> exactly (plain tq): scores and decode agree. */
+            vq_query *qs;
+            cr_assert_eq(vq_query_new(q, &qs, NULL), VQ_OK);
+            cr_assert_eq(vq_query_prepare(qs, x + d, VQ_METRIC_IP, NULL), VQ_OK);
+            for (size_t i = 0; i < 20; i++) {
+                double ip = 0, mag = 0;
+                for (unsigned j = 0; j < d; j++)
+                    ip += (double)x[d + j] * y[i * d + j],
+                        mag += fabs((double)x[d + j] * y[i * d + j]);
+                float sc = vq_quant_score_one(qs, c + i * vq_quant_code_size(q));
+                cr_expect(fabs(sc + ip) <= 1e-5 * mag + 1e-6, "%s vector %zu: %g vs %g", spec, i,
+                          sc, -ip);
+            }
+            vq_query_free(qs);
+            if (v == 1) { /* save/load keeps hi */
+                uint8_t *buf;
+                size_t len;
+                vq_quant *l;
+                cr_assert_eq(vq_quant_save(q, &buf, &len, NULL), VQ_OK);
+                cr_assert_eq(vq_quant_load(buf, len, &l, NULL), VQ_OK);
+                cr_expect_str_eq(vq_quant_spec(l), vq_quant_spec(q));
+                float z[67];
+                cr_assert_eq(vq_quant_decode(l, 1, c, z, NULL), VQ_OK);
+                cr_expect(!memcmp(z, y, d * sizeof(float)), "%s: loaded decode differs", spec);
+                vq_quant_free(l);
+                vq_free(buf);
+            }
+            vq_quant_free(q);
+        }
+        cr_expect(mse[1] < mse[0] && mse[1] > mse[2], "d=%u: mse 3 bits %g, 3.5 %g, 4 %g", d,
+                  mse[0], mse[1], mse[2]);
+        free(x);
+        free(y);
+        free(c);
+    }
+    vq_quant *q = NULL;
+    vq_err e = {0};
+    cr_expect_eq(vq_quant_new("tq:bits=8,hi=3", 16, &q, &e), VQ_ESPEC);
+    cr_expect_eq(vq_quant_new("tq:bits=3,hi=17", 16, &q, &e), VQ_ESPEC);
+    cr_expect_eq(vq_quant_new("tq-ip:bits=3,hi=4", 16, &q, &e), VQ_ESPEC);
+    cr_expect_eq(vq_quant_new("tq:bits=3,hi=16", 16, &q, &e), VQ_OK);
+    vq_quant_free(q);
+    run_spec("tq:bits=4,hi=40", 64, 2e-5);
+    run_spec("tq:bits=2,hi=67,center=1", 67, 2e-5);
+    run_spec("tq:bits=7,hi=33,norm=16", 33, 2e-5);
 }
