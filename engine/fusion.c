@@ -152,8 +152,9 @@ int vqe_fuse(const vqe_fusion_params *p, const vqe_rank_list *lists, size_t n_li
             if (t[i].list == t[i - 1].list) {
                 char fl[32];
                 snprintf(fl, sizeof fl, "lists[%u]", t[i].list);
+                uint32_t id = t[i].id;
                 vq_free(t), vq_free(f);
-                return vq_err_set(err, VQ_EINVAL, fl, "id %u appears twice", t[i].id);
+                return vq_err_set(err, VQ_EINVAL, fl, "id %u appears twice", id);
             }
             f[n - 1].score += t[i].v;
         } else {

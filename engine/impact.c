@@ -533,6 +533,15 @@ static int doc_ok(const vqe_impact *ix, const roaring_bitmap_t *allowed, uint32_
            (!allowed || roaring_bitmap_contains(allowed, doc));
 }
 
+/* Moves an essential list's cursor to its next allowed, live posting (at most once per
+ * posting, so the bitmaps are probed once per posting rather than once per candidate). */
+static inline void skip_bad(const vqe_impact *ix, const roaring_bitmap_t *allowed, int check,
+                            qterm *t) {
+    if (!check) return;
+    const plist *pl = t->pl;
+    while (t->pos < pl->n && !doc_ok(ix, allowed, pl->doc[t->pos])) t->pos++;
+}
+
 /* First position >= from whose doc >= target (galloping then binary search). */
 static size_t seek(const plist *pl, size_t from, uint32_t target) {
     size_t lo = from, step = 1, hi = from;
@@ -586,11 +595,13 @@ static int maxscore(const vqe_impact *ix, qterm *t, size_t m, unsigned k,
     size_t nh = 0, p = 0; /* terms [0, p) are non-essential */
     double theta = -INFINITY;
     uint64_t scored = 0;
+    /* invariant: every essential cursor rests on an allowed, live posting (or the end) */
+    int check = allowed != NULL || !roaring_bitmap_is_empty(ix->deleted);
+    for (size_t i = 0; i < m; i++) skip_bad(ix, allowed, check, &t[i]);
     for (;;) {
         uint32_t d = UINT32_MAX;
         for (size_t i = p; i < m; i++) {
             const plist *pl = t[i].pl;
-            while (t[i].pos < pl->n && !doc_ok(ix, allowed, pl->doc[t[i].pos])) t[i].pos++;
             if (t[i].pos < pl->n && pl->doc[t[i].pos] < d) d = pl->doc[t[i].pos];
         }
         if (d == UINT32_MAX) break;
@@ -599,6 +610,7 @@ static int maxscore(const vqe_impact *ix, qterm *t, size_t m, unsigned k,
             if (t[i].pos < t[i].pl->n && t[i].pl->doc[t[i].pos] == d) {
                 score += contrib(&s, &t[i], t[i].pos);
                 t[i].pos++;
+                skip_bad(ix, allowed, check, &t[i]);
             }
         int pruned = 0;
         for (size_t ii = p; ii-- > 0;) {
