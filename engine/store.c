@@ -77,7 +77,9 @@ int vqe__store_open(const char *dir, int create, int read_only, vqe__store **out
     s->read_only = read_only;
     s->opt = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(s->opt, create && !read_only);
-    rocksdb_options_set_create_missing_column_families(s->opt, create && !read_only);
+    /* A writable open of an existing directory gains the column families a newer vqdb added
+     * (empty: e.g. text postings); a read-only open cannot create them and says so below. */
+    rocksdb_options_set_create_missing_column_families(s->opt, !read_only);
     rocksdb_options_set_paranoid_checks(s->opt, 1);
     /* kTolerateCorruptedTailRecords (0): a SIGKILL can leave a torn record at the WAL tail,
      * which belongs to a batch never acknowledged (sync writes fsync before the ack);
@@ -101,6 +103,14 @@ int vqe__store_open(const char *dir, int create, int read_only, vqe__store **out
     if (e) {
         rocksdb_options_destroy(s->opt);
         vq_free(s);
+        if (read_only && strstr(e, "Column family not found")) {
+            vq_err_set(err, VQ_EVERSION, "data",
+                       "%s was written by an older vqdb (%s); open it once read-write to add the "
+                       "new column families",
+                       dir, e);
+            free(e);
+            return VQ_EVERSION;
+        }
         return rerr(e, err, "data", "cannot open RocksDB");
     }
     s->dflt = h[0];
