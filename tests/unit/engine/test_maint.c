@@ -114,7 +114,7 @@ static void progress(void *ctx, const char *coll, size_t done, size_t total) {
     if (!W || !__atomic_load_n(&W->gate, __ATOMIC_ACQUIRE)) return;
     __atomic_store_n(&W->gate, 0, __ATOMIC_RELEASE);
     uint64_t w0 = __atomic_load_n(&W->writes, __ATOMIC_ACQUIRE);
-    for (int i = 0; i < 20000; i++) { /* up to 20 s */
+    for (int i = 0; i < 60000; i++) { /* up to 60 s (sanitizers on a loaded host) */
         if (__atomic_load_n(&W->writes, __ATOMIC_ACQUIRE) >= w0 + 5) break;
         usleep(1000);
     }
