@@ -317,6 +317,16 @@ static int compact_now(vqe_collection *c, int background, vq_err *err) {
     roaring_bitmap_t *have;
     int rc = clone_compacted(c, &idx, &have, err);
     if (!rc) rc = finish(c, idx, have, NULL, background, err);
+    /* The text/sparse impact lists drop the postings of dead records too. They are compacted
+     * in place, so searches (which read them under the shared lock) wait for it. */
+    if (!rc) {
+        pthread_mutex_lock(&c->wmu);
+        pthread_rwlock_wrlock(&c->lock);
+        for (unsigned f = 0; !rc && f < c->schema.n_fields; f++)
+            if (c->impact[f]) rc = vqe_impact_compact(c->impact[f], err);
+        pthread_rwlock_unlock(&c->lock);
+        pthread_mutex_unlock(&c->wmu);
+    }
     pthread_mutex_unlock(&c->mmu);
     note(c, 1, rc, t0);
     return rc;

@@ -289,6 +289,58 @@ static int decode(const vq_quant *q, size_t n, const uint8_t *codes, float *x, v
     return VQ_OK;
 }
 
+/* Weighted sums in the rotated domain: x^_i = ||x_i||·Πᵀ(ŷ_i + a·γ_i·Sᵀz_i) (+ c), linear in
+ * the per-code terms, so sum_i w_i x^_i = Πᵀ(sum_i w_i||x_i|| ŷ_i + Sᵀ sum_i w_i||x_i|| a γ_i
+ * z_i) + c·sum_i w_i: the acc kernels add each code's codebook values (and ±1 signs) to the
+ * nw rows, then Sᵀ (tq-ip) and the inverse rotation run once per row instead of once per
+ * code. */
+static int decode_wsum(const vq_quant *q, size_t n, const uint8_t *codes, size_t nw, const float *w,
+                       size_t ldw, float *out, vq_err *err) {
+    const tq_impl *im = q->impl;
+    size_t d = q->d;
+    const vq_k_tq *kt = vq__k_tq(vq_isa_active());
+    static const float pm1[16] = {-1.0f, 1.0f}; /* the 1-bit table read 16 entries wide */
+    float *a = vq_malloc(nw * (2 + (im->prod ? d : 0)) * sizeof(float));
+    VQ_FAIL_IF(!a, VQ_ENOMEM, err, "decode_wsum", "out of memory");
+    float *ag = a + nw, *zs = ag + nw;
+    memset(out, 0, nw * d * sizeof(float));
+    if (im->prod) memset(zs, 0, nw * d * sizeof(float));
+    const float qjl = (float)(SQRT_HALF_PI / (double)d);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *c = codes + i * q->code_size, *body = c + im->hdr;
+        float nrm = hdr_get(im, c, 0);
+        for (size_t r = 0; r < nw; r++) a[r] = w[r * ldw + i] * nrm;
+        if (im->mbits) kt->acc[im->mbits](body, d, im->cb, a, nw, out, d);
+        if (im->prod) {
+            float g = (im->mbits ? hdr_get(im, c, 1) : 1.0f) * qjl;
+            for (size_t r = 0; r < nw; r++) ag[r] = a[r] * g;
+            kt->acc[1](body + im->mse_bytes, d, pm1, ag, nw, zs, d);
+        }
+    }
+    int rc = VQ_OK;
+    for (size_t r = 0; r < nw && rc == VQ_OK; r++) {
+        float *o = out + r * d;
+        if (im->prod) { /* o += Sᵀ zs_r */
+            const float *z = zs + r * d;
+            for (size_t k = 0; k < d; k++) {
+                const float *row = im->S + k * d;
+                float zk = z[k];
+                if (zk == 0.0f) continue;
+                for (size_t j = 0; j < d; j++) o[j] += zk * row[j];
+            }
+        }
+        if (vq__rot_apply_t(im->rot, o, o) < 0)
+            rc = vq_err_set(err, VQ_ENOMEM, "decode_wsum", "out of memory");
+        if (rc == VQ_OK && im->center) {
+            double ws = 0;
+            for (size_t i = 0; i < n; i++) ws += w[r * ldw + i];
+            for (size_t j = 0; j < d; j++) o[j] += (float)ws * im->c[j];
+        }
+    }
+    vq_free(a);
+    return rc;
+}
+
 static int query_new(const vq_quant *q, void **state, vq_err *err) {
     const tq_impl *im = q->impl;
     tq_query *s = vq_calloc(1, sizeof *s);
@@ -430,6 +482,7 @@ static size_t state_bytes(const vq_quant *q) {
         .load = load,                    \
         .state_bytes = state_bytes,      \
         .destroy = destroy,              \
+        .decode_wsum = decode_wsum,      \
     };
 TQ_OPS(vq__ops_tq, "tq", create_tq)
 TQ_OPS(vq__ops_tq_ip, "tq-ip", create_tq_ip)

@@ -7,9 +7,10 @@
  * takes the service's rwlock exclusively and every other method takes it shared; the
  * engine's own locks order searches and writes within a collection.
  *
- * Query: dense prefetches with filters are served; sparse/text prefetches, fusion of several
- * lists, diversity and graph expansion return UNIMPLEMENTED until hybrid retrieval is wired
- * into collections (engine/text.h holds the BM25 and sparse machinery). */
+ * Query: any number of dense, text (BM25) and sparse prefetches with one filter, fused by
+ * RRF or weighted min-max / z-score fusion (engine/query.h). One dense prefetch alone is a
+ * Search (same scores); one text or sparse prefetch keeps its own scores (BM25, inner
+ * product). Diversity and graph expansion return UNIMPLEMENTED. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@
 #include "engine.h"
 #include "internal.h"
 #include "proto/vqdb.pb-c.h"
+#include "query.h"
+#include "wire.h"
 
 #define VQR_DEFAULT_SPEC "hnsw:m=16,efc=200/sq8/rerank=4"
 
@@ -236,6 +239,7 @@ static int stream_message(const vqr_call_ctx *ctx, void *state, const uint8_t *m
                           vq_err *err) {
     stream_state *s = state;
     VQ_TRY(deadline_passed(ctx, err));
+    VQ_TRY(vqr__wire_check(&vqdb__v1__upsert_request__descriptor, msg, len, VQR_NESTING_MAX, err));
     Vqdb__V1__UpsertRequest *in = vqdb__v1__upsert_request__unpack(NULL, len, msg);
     VQ_FAIL_IF(!in, VQ_EINVAL, err, "request", "malformed UpsertRequest in batch %llu",
                (unsigned long long)s->batches);
@@ -436,40 +440,165 @@ static int search_batch(const vqr_call_ctx *ctx, const uint8_t *req, size_t len,
     return rc;
 }
 
+#define VQR_PREFETCH_LIMIT_DEFAULT 100u
+
+/* Converts the prefetches; vectors, texts and sparse arrays stay in the message. */
+static int subs_from_pb(Vqdb__V1__QueryRequest *in, const vqe_schema *sc, vqe_subquery *sq,
+                        vq_err *err) {
+    for (size_t i = 0; i < in->n_prefetch; i++) {
+        const Vqdb__V1__Prefetch *pf = in->prefetch[i];
+        char fld[64];
+        snprintf(fld, sizeof fld, "prefetch[%zu]", i);
+        VQ_FAIL_IF(!isfinite(pf->weight) || pf->weight < 0, VQ_EINVAL, err, fld,
+                   "weight %g must be finite and >= 0 (0: 1)", (double)pf->weight);
+        switch (pf->query_case) {
+        case VQDB__V1__PREFETCH__QUERY_DENSE: {
+            const Vqdb__V1__DenseQuery *d = pf->dense;
+            vqe_subquery_init(&sq[i], VQE_SUB_DENSE);
+            snprintf(fld, sizeof fld, "prefetch[%zu].dense.vector", i);
+            VQ_FAIL_IF(d->n_vector != sc->dim, VQ_EDIM, err, fld,
+                       "vector has %zu values, collection '%s' has dimension %u", d->n_vector,
+                       sc->name, sc->dim);
+            sq[i].vector = d->vector;
+            if (d->params) sq[i].ef = d->params->ef;
+            break;
+        }
+        case VQDB__V1__PREFETCH__QUERY_TEXT:
+            vqe_subquery_init(&sq[i], VQE_SUB_TEXT);
+            sq[i].field = pf->text->field && *pf->text->field ? pf->text->field : NULL;
+            sq[i].text = pf->text->query ? pf->text->query : "";
+            sq[i].text_len = strlen(sq[i].text);
+            break;
+        case VQDB__V1__PREFETCH__QUERY_SPARSE: {
+            const Vqdb__V1__SparseVector *sv = pf->sparse->vector;
+            vqe_subquery_init(&sq[i], VQE_SUB_SPARSE);
+            snprintf(fld, sizeof fld, "prefetch[%zu].sparse.vector", i);
+            VQ_FAIL_IF(!sv || sv->n_indices != sv->n_values, VQ_EINVAL, err, fld,
+                       "needs as many values as indices");
+            sq[i].field = pf->sparse->field && *pf->sparse->field ? pf->sparse->field : NULL;
+            sq[i].indices = sv->indices;
+            sq[i].values = sv->values;
+            sq[i].nnz = sv->n_indices;
+            break;
+        }
+        default:
+            return vq_err_set(err, VQ_EINVAL, fld, "prefetch has no query (dense, sparse or text)");
+        }
+        sq[i].prefetch = pf->limit ? pf->limit : VQR_PREFETCH_LIMIT_DEFAULT;
+        sq[i].weight = pf->weight;
+    }
+    return VQ_OK;
+}
+
+/* Renames the engine's "subs[i]..." fields to the request's "prefetch[i]...". */
+static void subs_to_prefetch(vq_err *err) {
+    if (!err || strncmp(err->field, "subs[", 5)) return;
+    char f[sizeof err->field];
+    snprintf(f, sizeof f, "prefetch[%s", err->field + 5);
+    snprintf(err->field, sizeof err->field, "%s", f);
+}
+
+static int run_query(const vqr_call_ctx *ctx, Vqdb__V1__QueryRequest *in,
+                     Vqdb__V1__QueryResponse *out, vqr__hits *h, vq_err *err) {
+    VQ_TRY(deadline_passed(ctx, err));
+    vqe_collection *c;
+    VQ_TRY(open_coll(in->collection, &c, err));
+    vqe_collection_info info;
+    vqe_collection_info_get(c, &info);
+    VQ_FAIL_IF(in->n_prefetch < 1 || in->n_prefetch > VQE_SUBQUERIES_MAX, VQ_EINVAL, err,
+               "prefetch", "%zu prefetches; 1..%d", in->n_prefetch, VQE_SUBQUERIES_MAX);
+    VQ_FAIL_IF(in->k < 1 || in->k > VQE_K_MAX, VQ_EINVAL, err, "k", "k %u is outside [1, %u]",
+               in->k, VQE_K_MAX);
+    vqe_subquery sq[VQE_SUBQUERIES_MAX];
+    VQ_TRY(subs_from_pb(in, &info.schema, sq, err));
+    vqe_query_params p;
+    vqe_query_params_default(&p);
+    p.subs = sq;
+    p.n_subs = in->n_prefetch;
+    p.k = in->k;
+    if (in->n_prefetch == 1) {
+        p.fusion.kind = VQE_FUSION_NONE; /* the list's own scores */
+    } else if (in->fusion) {
+        switch (in->fusion->method) {
+        case VQDB__V1__FUSION__METHOD__RRF:
+            p.fusion.kind = VQE_FUSION_RRF;
+            if (in->fusion->rrf_k) p.fusion.rrf_k = in->fusion->rrf_k;
+            break;
+        case VQDB__V1__FUSION__METHOD__WEIGHTED_MINMAX:
+            p.fusion.kind = VQE_FUSION_WEIGHTED, p.fusion.norm = VQE_NORM_MINMAX;
+            break;
+        case VQDB__V1__FUSION__METHOD__WEIGHTED_ZSCORE:
+            p.fusion.kind = VQE_FUSION_WEIGHTED, p.fusion.norm = VQE_NORM_ZSCORE;
+            break;
+        default:
+            return vq_err_set(err, VQ_EINVAL, "fusion.method", "unknown fusion method %d",
+                              (int)in->fusion->method);
+        }
+    }
+    vqe_filter *f = NULL;
+    if (in->filter) VQ_TRY(vqr__filter_from_pb(in->filter, &info.schema, &f, err));
+    p.filter = f;
+    vqe_query_result r;
+    int rc = vqe_query(c, &p, &r, err);
+    vqe_filter_free(f);
+    if (rc) {
+        subs_to_prefetch(err);
+        return rc;
+    }
+    rc = deadline_passed(ctx, err);
+    if (rc == VQ_OK) rc = vqr__hits_alloc(h, (unsigned)(r.n ? r.n : 1), err);
+    /* vqr__hits_to_pb maps engine distances to the API's scores; fused and text/sparse
+     * scores are similarities already, so they pass through as "L2 distances" unchanged,
+     * and a lone dense list's -distance is turned back into a distance first. */
+    int dense_alone = p.n_subs == 1 && sq[0].kind == VQE_SUB_DENSE;
+    for (size_t i = 0; rc == VQ_OK && i < r.n; i++) {
+        h->hits[i].internal = r.hits[i].internal;
+        h->hits[i].id = r.hits[i].id;
+        h->hits[i].score = (float)(dense_alone ? -r.hits[i].score : r.hits[i].score);
+    }
+    char plan[96];
+    static const char *const kn[] = {"", "dense", "text", "sparse"};
+    int o = snprintf(plan, sizeof plan, "%s", "query:");
+    for (size_t i = 0; i < p.n_subs && o < (int)sizeof plan; i++)
+        o += snprintf(plan + o, sizeof plan - (size_t)o, " %s %zu", kn[sq[i].kind], r.subs[i].n);
+    if (o < (int)sizeof plan)
+        snprintf(plan + o, sizeof plan - (size_t)o, " -> %s pool %zu",
+                 p.fusion.kind == VQE_FUSION_RRF        ? "rrf"
+                 : p.fusion.kind == VQE_FUSION_WEIGHTED ? "weighted"
+                                                        : "none",
+                 r.pool);
+    if (rc == VQ_OK) {
+        Vqdb__V1__SearchResponse sr = VQDB__V1__SEARCH_RESPONSE__INIT;
+        rc = vqr__hits_to_pb(h, r.n, dense_alone ? info.schema.metric : VQ_METRIC_L2, plan, 0, &sr,
+                             err);
+        out->n_results = sr.n_results;
+        out->results = sr.results;
+        /* vqr__hits_to_pb appended " ef=0"; the plan is ours */
+        snprintf(h->plan, sizeof h->plan, "%s", plan);
+        out->plan = h->plan;
+    }
+    vqe_query_result_free(&r);
+    return rc;
+}
+
 static int query(const vqr_call_ctx *ctx, const uint8_t *req, size_t len, uint8_t **resp,
                  size_t *resp_len, vq_err *err) {
     Vqdb__V1__QueryRequest *in = vqdb__v1__query_request__unpack(NULL, len, req);
     VQ_FAIL_IF(!in, VQ_EINVAL, err, "request", "malformed QueryRequest");
     int rc = VQ_OK;
-    if (in->n_prefetch != 1 || !in->prefetch[0]->dense)
-        rc = vq_err_set(err, VQ_EUNSUPPORTED, "prefetch",
-                        "only one dense prefetch is served yet; sparse/text prefetches and "
-                        "fusion are not implemented");
-    else if (in->diversity && in->diversity->method != VQDB__V1__DIVERSITY__METHOD__NONE)
+    if (in->diversity && in->diversity->method != VQDB__V1__DIVERSITY__METHOD__NONE)
         rc = vq_err_set(err, VQ_EUNSUPPORTED, "diversity", "diversity is not implemented yet");
     else if (in->graph && in->graph->hops)
         rc = vq_err_set(err, VQ_EUNSUPPORTED, "graph", "graph expansion is not implemented yet");
-    Vqdb__V1__SearchRequest s = VQDB__V1__SEARCH_REQUEST__INIT;
-    Vqdb__V1__SearchResponse sr = VQDB__V1__SEARCH_RESPONSE__INIT;
+    Vqdb__V1__QueryResponse out = VQDB__V1__QUERY_RESPONSE__INIT;
     vqr__hits hits;
     memset(&hits, 0, sizeof hits);
     if (rc == VQ_OK) {
-        Vqdb__V1__DenseQuery *d = in->prefetch[0]->dense;
-        s.collection = in->collection;
-        s.n_vector = d->n_vector;
-        s.vector = d->vector;
-        s.k = in->k;
-        s.filter = in->filter;
-        s.params = d->params;
         pthread_rwlock_rdlock(&g_svc.lock);
-        rc = run_search(ctx, &s, &sr, &hits, err);
+        rc = run_query(ctx, in, &out, &hits, err);
         pthread_rwlock_unlock(&g_svc.lock);
     }
     if (rc == VQ_OK) {
-        Vqdb__V1__QueryResponse out = VQDB__V1__QUERY_RESPONSE__INIT;
-        out.n_results = sr.n_results;
-        out.results = sr.results;
-        out.plan = sr.plan;
         size_t sz = vqdb__v1__query_response__get_packed_size(&out);
         *resp = vq_malloc(sz ? sz : 1);
         if (*resp)
@@ -532,31 +661,60 @@ static int rebuild(const vqr_call_ctx *ctx, const uint8_t *req, size_t len, uint
     return VQ_OK;
 }
 
+/* The unary methods with their request types: every request passes vqr__wire_check (nesting
+ * depth, wire syntax) before its handler unpacks it, so no handler can be made to recurse
+ * without bound inside protobuf-c. */
+typedef struct checked_method {
+    const char *path;
+    vqr_unary_fn fn;
+    const ProtobufCMessageDescriptor *req;
+} checked_method;
+
+static const checked_method g_unary[] = {
+    {"/vqdb.v1.VectorDB/CreateCollection", create_collection,
+     &vqdb__v1__create_collection_request__descriptor},
+    {"/vqdb.v1.VectorDB/DeleteCollection", delete_collection,
+     &vqdb__v1__delete_collection_request__descriptor},
+    {"/vqdb.v1.VectorDB/ListCollections", list_collections,
+     &vqdb__v1__list_collections_request__descriptor},
+    {"/vqdb.v1.VectorDB/DescribeCollection", describe_collection,
+     &vqdb__v1__describe_collection_request__descriptor},
+    {"/vqdb.v1.VectorDB/Upsert", upsert, &vqdb__v1__upsert_request__descriptor},
+    {"/vqdb.v1.VectorDB/Delete", delete_records, &vqdb__v1__delete_request__descriptor},
+    {"/vqdb.v1.VectorDB/Get", get_records, &vqdb__v1__get_request__descriptor},
+    {"/vqdb.v1.VectorDB/Search", search, &vqdb__v1__search_request__descriptor},
+    {"/vqdb.v1.VectorDB/SearchBatch", search_batch, &vqdb__v1__search_batch_request__descriptor},
+    {"/vqdb.v1.VectorDB/Query", query, &vqdb__v1__query_request__descriptor},
+    {"/vqdb.v1.VectorDB/Snapshot", snapshot, &vqdb__v1__snapshot_request__descriptor},
+    {"/vqdb.v1.VectorDB/Rebuild", rebuild, &vqdb__v1__rebuild_request__descriptor},
+};
+
+static int checked_unary(const vqr_call_ctx *ctx, const uint8_t *req, size_t len, uint8_t **resp,
+                         size_t *resp_len, vq_err *err) {
+    const checked_method *m = ctx->user;
+    VQ_TRY(vqr__wire_check(m->req, req, len, VQR_NESTING_MAX, err));
+    return m->fn(ctx, req, len, resp, resp_len, err);
+}
+
+int vqr_service_register_db(vqr_server *s, const char *data_dir, const vqe_db_params *dbp,
+                            vq_err *err);
+
 /* Called by `vqdb serve` (a weak reference there, so builds without the engine serve health
  * only). Opens the data directory and registers every method. */
 int vqr_service_register(vqr_server *s, const char *data_dir, vq_err *err) {
+    return vqr_service_register_db(s, data_dir, NULL, err);
+}
+
+/* The same with database parameters (NULL: defaults). The fuzz target opens its data
+ * read-only, so that every handler validates its whole request and then fails to write. */
+int vqr_service_register_db(vqr_server *s, const char *data_dir, const vqe_db_params *dbp,
+                            vq_err *err) {
     VQ_FAIL_IF(g_svc.db, VQ_ESTATE, err, "service", "the service is already registered");
-    VQ_TRY(vqe_db_open(data_dir, NULL, &g_svc.db, err));
+    VQ_TRY(vqe_db_open(data_dir, dbp, &g_svc.db, err));
     pthread_rwlock_init(&g_svc.lock, NULL);
-    static const struct {
-        const char *path;
-        vqr_unary_fn fn;
-    } unary[] = {
-        {"/vqdb.v1.VectorDB/CreateCollection", create_collection},
-        {"/vqdb.v1.VectorDB/DeleteCollection", delete_collection},
-        {"/vqdb.v1.VectorDB/ListCollections", list_collections},
-        {"/vqdb.v1.VectorDB/DescribeCollection", describe_collection},
-        {"/vqdb.v1.VectorDB/Upsert", upsert},
-        {"/vqdb.v1.VectorDB/Delete", delete_records},
-        {"/vqdb.v1.VectorDB/Get", get_records},
-        {"/vqdb.v1.VectorDB/Search", search},
-        {"/vqdb.v1.VectorDB/SearchBatch", search_batch},
-        {"/vqdb.v1.VectorDB/Query", query},
-        {"/vqdb.v1.VectorDB/Snapshot", snapshot},
-        {"/vqdb.v1.VectorDB/Rebuild", rebuild},
-    };
-    for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++)
-        VQ_TRY(vqr_server_add_unary(s, unary[i].path, unary[i].fn, &g_svc, 0, err));
+    for (size_t i = 0; i < sizeof g_unary / sizeof g_unary[0]; i++)
+        VQ_TRY(
+            vqr_server_add_unary(s, g_unary[i].path, checked_unary, (void *)&g_unary[i], 0, err));
     static const vqr_stream_fns stream = {stream_begin, stream_message, stream_finish, stream_end};
     return vqr_server_add_stream(s, "/vqdb.v1.VectorDB/UpsertStream", &stream, &g_svc, err);
 }
