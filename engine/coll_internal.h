@@ -32,7 +32,15 @@
 #endif
 
 /* ---- store.c ---- */
-enum { VQE_CF_META = 0, VQE_CF_VECTORS, VQE_CF_ATTRS, VQE_CF_TEXT, VQE_CF_IDMAP, VQE_CF_N };
+enum {
+    VQE_CF_META = 0,
+    VQE_CF_VECTORS,
+    VQE_CF_ATTRS,
+    VQE_CF_TEXT,
+    VQE_CF_IDMAP,
+    VQE_CF_LINKS, /* typed links between records (graph.c) */
+    VQE_CF_N
+};
 typedef struct vqe__store vqe__store;
 typedef struct vqe__batch vqe__batch;
 
@@ -182,6 +190,7 @@ struct vqe_collection {
     double load_seconds;
     char index_path[4200];
     int dropped;
+    struct vqe__graph *graph; /* links and the kNN overlay cache (graph.c) */
 };
 
 struct vqe_db {
@@ -215,6 +224,15 @@ void vqe__state_encode(uint8_t out[12], uint64_t counter, uint32_t next_iid);
 /* write.c: marks group-mode writes pending for the db's syncer. */
 int vqe__group_start(vqe_db *db, unsigned ms, vq_err *err);
 void vqe__group_stop(vqe_db *db);
+/* graph.c: links in memory. load creates c->graph from the links column family (after the
+ * ids are loaded); batch_forget adds the deletes of every link touching a user key to a
+ * delete's batch (under the writer mutex); forget drops them from memory once the batch is
+ * durable (under the exclusive lock). */
+typedef struct vqe__graph vqe__graph;
+int vqe__graph_load(vqe_collection *c, vq_err *err);
+void vqe__graph_free(vqe__graph *g);
+void vqe__graph_batch_forget(vqe_collection *c, vqe__batch *b, const uint8_t *ukey, size_t kl);
+void vqe__graph_forget(vqe_collection *c, const uint8_t *ukey, size_t kl);
 /* filter_eval.c: evaluates a bound filter to the live iids it allows (new bitmap). */
 int vqe__filter_eval(const vqe_collection *c, const vqe_filter *f, roaring_bitmap_t **out,
                      vq_err *err);

@@ -125,6 +125,7 @@ void vqe__collection_free(vqe_collection *c) {
     vq_free(c->suid);
     vq_free(c->uid);
     vqe__attrs_free(&c->attrs);
+    vqe__graph_free(c->graph);
     vq_quant_free(c->fq);
 #if VQE_HAVE_INDEX
     for (int i = 0; i < c->n_pool; i++) vqi_searcher_free(c->pool[i]);
@@ -610,6 +611,7 @@ int vqe__collection_load(vqe_db *db, const char *name, vqe_collection **out, vq_
         rc = vq_err_set(err, rc, "attrs", "out of memory");
         goto fail;
     }
+    if ((rc = vqe__graph_load(c, err))) goto fail;
     if ((rc = vq_quant_new("f32", d, &c->fq, err))) goto fail;
     snprintf(c->index_path, sizeof c->index_path, "%s/index/%u.vqi", db->dir, cid);
 #if VQE_HAVE_INDEX
