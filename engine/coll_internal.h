@@ -20,6 +20,7 @@
 
 #include "engine.h"
 #include "quant.h"
+#include "text.h"
 
 #if defined(__has_include)
 #if __has_include("index.h")
@@ -38,7 +39,8 @@ enum {
     VQE_CF_ATTRS,
     VQE_CF_TEXT,
     VQE_CF_IDMAP,
-    VQE_CF_LINKS, /* typed links between records (graph.c) */
+    VQE_CF_POSTINGS, /* text and sparse fields' per-record postings (postings.c) */
+    VQE_CF_LINKS,    /* typed links between records (graph.c) */
     VQE_CF_N
 };
 typedef struct vqe__store vqe__store;
@@ -177,6 +179,9 @@ struct vqe_collection {
     uint64_t *uid; /* by iid: numeric user id */
     char **suid;   /* by iid: string user id (NULL for numeric ids); NULL until needed */
     vqe__attrs attrs;
+    /* by field index: the impact index of a text (BM25) or sparse field, else NULL; updated
+     * under the exclusive lock together with `live`, so its statistics cover live records */
+    vqe_impact *impact[VQE_FIELDS_MAX];
     vq_quant *fq; /* "f32", for exact scans */
 #if VQE_HAVE_INDEX
     vqi_index *index;
@@ -224,6 +229,26 @@ void vqe__state_encode(uint8_t out[12], uint64_t counter, uint32_t next_iid);
 /* write.c: marks group-mode writes pending for the db's syncer. */
 int vqe__group_start(vqe_db *db, unsigned ms, vq_err *err);
 void vqe__group_stop(vqe_db *db);
+/* postings.c: a text or sparse field's postings record (format at the top of postings.c).
+ * text_postings tokenizes a text into its record; sparse_postings validates (field names
+ * the value in errors), sorts by index and encodes; postings_apply decodes a record (from a
+ * write or from storage: bounds-checked, VQ_ECORRUPT) into the field's impact index. */
+int vqe__text_postings(const char *text, size_t len, const char *field, uint8_t **out,
+                       size_t *out_len, vq_err *err);
+int vqe__sparse_postings(const uint32_t *idx, const float *val, size_t n, const char *field,
+                         uint8_t **out, size_t *out_len, vq_err *err);
+int vqe__postings_apply(vqe_impact *ix, vqe_type type, uint32_t iid, const uint8_t *p, size_t n,
+                        vq_err *err);
+/* Creates the impact indexes of the schema's text and sparse fields (empty). */
+int vqe__impact_init(vqe_collection *c, vq_err *err);
+/* plan.c: dense top-k with the planner over `allowed` (NULL: every live id); the caller
+ * holds c->lock shared and passes a validated query (normalized under cos). Never fewer
+ * than min(k, matches) hits; ex receives the plan. */
+int vqe__dense_topk(vqe_collection *c, const float *query, unsigned k, unsigned ef,
+                    const roaring_bitmap_t *allowed, vqe_hit *hits, size_t *n_hits, vqe_explain *ex,
+                    vq_err *err);
+/* plan.c: VQ_ESTATE naming "filter" unless f was bound to c's schema (vqe_filter_bind). */
+int vqe__filter_check(const vqe_collection *c, const vqe_filter *f, vq_err *err);
 /* graph.c: links in memory. load creates c->graph from the links column family (after the
  * ids are loaded); batch_forget adds the deletes of every link touching a user key to a
  * delete's batch (under the writer mutex); forget drops them from memory once the batch is

@@ -3,8 +3,9 @@
  *
  * Load (vqe__collection_load): schema and state from meta; user ids from idmap ('i'
  * direction); vectors (checked: size, finiteness, an id for every vector and a vector for
- * every id); attributes into the attribute indexes. Then the index: reloaded from
- * DIR/index/<cid>.vqi when DIR/index/<cid>.state records the collection's current write
+ * every id); attributes into the attribute indexes; the postings of each text and sparse
+ * field into its impact index (every record with postings must be live). Then the index: reloaded
+ * from DIR/index/<cid>.vqi when DIR/index/<cid>.state records the collection's current write
  * counter and the file loads (its sections are checksummed), otherwise rebuilt from the
  * in-memory vectors with progress reports and saved for the next open. Any inconsistency
  * in storage is VQ_ECORRUPT and the collection is not served.
@@ -125,6 +126,7 @@ void vqe__collection_free(vqe_collection *c) {
     vq_free(c->suid);
     vq_free(c->uid);
     vqe__attrs_free(&c->attrs);
+    for (unsigned f = 0; f < VQE_FIELDS_MAX; f++) vqe_impact_free(c->impact[f]);
     vqe__graph_free(c->graph);
     vq_quant_free(c->fq);
 #if VQE_HAVE_INDEX
@@ -429,6 +431,40 @@ static int attrs_cb(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, si
     return 0;
 }
 
+typedef struct post_ctx {
+    load_ctx *L;
+    unsigned field;
+} post_ctx;
+
+static int postings_cb(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+    post_ctx *P = ctx;
+    load_ctx *L = P->L;
+    vqe_collection *c = L->c;
+    if (kl != 9) return lfail(L, VQ_ECORRUPT, "postings", "malformed postings key", 0);
+    uint32_t iid = vqe__rd32(k + 5);
+    if (!roaring_bitmap_contains(c->live, iid))
+        return lfail(L, VQ_ECORRUPT, "postings", "postings without a vector", iid);
+    int rc = vqe__postings_apply(c->impact[P->field], c->schema.fields[P->field].type, iid, v, vl,
+                                 L->err);
+    if (rc) return L->rc = rc, 1;
+    return 0;
+}
+
+static int postings_load(vqe_collection *c, load_ctx *L, vq_err *err) {
+    VQ_TRY(vqe__impact_init(c, err));
+    for (unsigned f = 0; f < c->schema.n_fields; f++) {
+        if (!c->impact[f]) continue;
+        uint8_t pfx[5];
+        vqe__be32(pfx, c->cid);
+        pfx[4] = (uint8_t)f;
+        post_ctx P = {L, f};
+        int rc = vqe__store_scan(c->db->st, VQE_CF_POSTINGS, pfx, 5, postings_cb, &P, err);
+        if (rc) return rc;
+        if (L->rc) return L->rc;
+    }
+    return VQ_OK;
+}
+
 #if VQE_HAVE_INDEX
 static int index_try_load(vqe_collection *c) {
     uint64_t counter;
@@ -523,6 +559,11 @@ int vqe_compact(vqe_collection *c, vq_err *err) {
 #if VQE_HAVE_INDEX
     pthread_mutex_lock(&c->wmu); /* index/ allows one writer; searches continue */
     int rc = vqi_index_compact(c->index, err);
+    /* the impact lists drop the postings of dead records (exclusive: searches read them) */
+    pthread_rwlock_wrlock(&c->lock);
+    for (unsigned f = 0; !rc && f < c->schema.n_fields; f++)
+        if (c->impact[f]) rc = vqe_impact_compact(c->impact[f], err);
+    pthread_rwlock_unlock(&c->lock);
     if (!rc) c->saved_counter = UINT64_MAX; /* the file no longer matches memory */
     pthread_mutex_unlock(&c->wmu);
     return rc;
@@ -606,6 +647,7 @@ int vqe__collection_load(vqe_db *db, const char *name, vqe_collection **out, vq_
         vq_free(L.vals);
     }
     if (!rc) rc = L.rc;
+    if (!rc) rc = postings_load(c, &L, err);
     if (rc) goto fail;
     if ((rc = vqe__attrs_settle(&c->attrs, c->next_iid, 1))) {
         rc = vq_err_set(err, rc, "attrs", "out of memory");

@@ -72,10 +72,14 @@ typedef enum vqe_type {
     VQE_DOUBLE = 2,
     VQE_BOOL = 3,
     VQE_KEYWORD = 4,
-    VQE_TAGS = 5, /* keyword list, "keyword[]" in schema files */
-    VQE_TEXT = 6  /* at most one per schema; stored in the text column family */
+    VQE_TAGS = 5,  /* keyword list, "keyword[]" in schema files */
+    VQE_TEXT = 6,  /* at most one per schema; stored in the text column family, indexed for
+                      BM25 (its postings in the postings column family) */
+    VQE_SPARSE = 7 /* a client-supplied sparse vector (index:value pairs, e.g. SPLADE or
+                      BM25 weights), searched by inner product; stored in postings */
 } vqe_type;
-/* "int64", "double", "bool", "keyword", "keyword[]", "text"; NULL for a bad value. */
+#define VQE_SPARSE_NNZ_MAX 65536 /* non-zero entries of one sparse vector */
+/* "int64", "double", "bool", "keyword", "keyword[]", "text", "sparse"; NULL for a bad value. */
 const char *vqe_type_name(vqe_type t);
 int vqe_type_parse(const char *s, vqe_type *out);
 
@@ -159,6 +163,11 @@ typedef struct vqe_value {
     const char *s;           /* keyword or text, NUL-terminated */
     const char *const *tags; /* VQE_TAGS: n_tags strings */
     size_t n_tags;
+    /* VQE_SPARSE: n_sparse (index, value) pairs, indices in any order and unique, values
+     * finite; n_sparse <= VQE_SPARSE_NNZ_MAX (0 is an empty vector: no postings) */
+    const uint32_t *sparse_indices;
+    const float *sparse_values;
+    size_t n_sparse;
 } vqe_value;
 
 typedef struct vqe_record {
@@ -171,8 +180,9 @@ typedef struct vqe_record {
 /* Parses one JSON object of attributes ({"tenant": 7, "tags": ["a"]}) into values that
  * point into *owner (vq_malloc'd storage: free with vqe_values_free). JSON numbers without
  * fraction or exponent become VQE_INT64, others VQE_DOUBLE; strings become VQE_KEYWORD (or
- * VQE_TEXT for the schema's text field), arrays of strings VQE_TAGS. field_prefix names the
- * record in errors ("records[3]"). */
+ * VQE_TEXT for the schema's text field), arrays of strings VQE_TAGS; a sparse field takes
+ * {"indices": [u32, ...], "values": [number, ...]}. field_prefix names the record in errors
+ * ("records[3]"). */
 typedef struct vqe_values {
     vqe_value *v;
     size_t n;

@@ -57,6 +57,9 @@ int vqe_filter_bind(vqe_filter *f, const vqe_schema *s, vq_err *err) {
     if (t == VQE_TEXT)
         return bind_err(f, err, "text field '%s' cannot be filtered%s", f->field,
                         " (it is for keyword search)");
+    if (t == VQE_SPARSE)
+        return bind_err(f, err, "sparse field '%s' cannot be filtered%s", f->field,
+                        " (it is for sparse search)");
     switch (f->op) {
     case VQE_F_EXISTS:
         return VQ_OK;

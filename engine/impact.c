@@ -338,6 +338,51 @@ int vqe_impact_add_text(vqe_impact *ix, uint32_t doc, const char *text, size_t l
     return r;
 }
 
+int vqe_impact_add_terms(vqe_impact *ix, uint32_t doc, const char *const *terms,
+                         const uint32_t *lens, const uint32_t *tf, size_t n, uint64_t doc_len,
+                         vq_err *err) {
+    VQ_FAIL_IF(ix->kind != VQE_IMPACT_BM25, VQ_EINVAL, err, "text", "not a text index");
+    VQ_FAIL_IF((int64_t)doc <= ix->last_doc, VQ_EINVAL, err, "doc",
+               "document ids must increase: %u after %lld", doc, (long long)ix->last_doc);
+    VQ_FAIL_IF(n && (!terms || !lens || !tf), VQ_EINVAL, err, "terms", "NULL argument");
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        VQ_FAIL_IF(!terms[i] || !lens[i] || lens[i] > VQE_TOKEN_MAX || memchr(terms[i], 0, lens[i]),
+                   VQ_EINVAL, err, "terms", "term %zu: length %u not in 1..%u or holds NUL", i,
+                   lens[i], VQE_TOKEN_MAX);
+        VQ_FAIL_IF(!tf[i], VQ_EINVAL, err, "terms", "term %zu has frequency 0", i);
+        sum += tf[i];
+    }
+    VQ_FAIL_IF(doc_len < sum || doc_len > UINT32_MAX, VQ_EINVAL, err, "terms",
+               "document length %llu < %llu term occurrences or >= 2^32",
+               (unsigned long long)doc_len, (unsigned long long)sum);
+    uint32_t *lists = malloc((n ? n : 1) * sizeof *lists);
+    float *vals = malloc((n ? n : 1) * sizeof *vals);
+    if (!lists || !vals) {
+        free(lists), free(vals);
+        return vq_err_set(err, VQ_ENOMEM, "text index", "out of memory");
+    }
+    ix->add_stamp++;
+    for (size_t i = 0; i < n; i++) {
+        long li = term_lookup(ix, terms[i], lens[i], 0, 1);
+        if (li < 0) {
+            free(lists), free(vals);
+            return vq_err_set(err, VQ_ENOMEM, "text index", "out of memory");
+        }
+        plist *pl = &ix->lists[li];
+        if (pl->stamp == ix->add_stamp) {
+            free(lists), free(vals);
+            return vq_err_set(err, VQ_EINVAL, "terms", "term %zu given twice", i);
+        }
+        pl->stamp = ix->add_stamp;
+        lists[i] = (uint32_t)li;
+        vals[i] = (float)tf[i];
+    }
+    int r = commit_doc(ix, doc, lists, vals, n, (uint32_t)doc_len, err);
+    free(lists), free(vals);
+    return r;
+}
+
 int vqe_impact_add_sparse(vqe_impact *ix, uint32_t doc, const uint32_t *terms, const float *values,
                           size_t n, vq_err *err) {
     VQ_FAIL_IF(ix->kind != VQE_IMPACT_SPARSE, VQ_EINVAL, err, "sparse", "not a sparse index");
@@ -488,6 +533,15 @@ static int doc_ok(const vqe_impact *ix, const roaring_bitmap_t *allowed, uint32_
            (!allowed || roaring_bitmap_contains(allowed, doc));
 }
 
+/* Moves an essential list's cursor to its next allowed, live posting (at most once per
+ * posting, so the bitmaps are probed once per posting rather than once per candidate). */
+static inline void skip_bad(const vqe_impact *ix, const roaring_bitmap_t *allowed, int check,
+                            qterm *t) {
+    if (!check) return;
+    const plist *pl = t->pl;
+    while (t->pos < pl->n && !doc_ok(ix, allowed, pl->doc[t->pos])) t->pos++;
+}
+
 /* First position >= from whose doc >= target (galloping then binary search). */
 static size_t seek(const plist *pl, size_t from, uint32_t target) {
     size_t lo = from, step = 1, hi = from;
@@ -541,11 +595,13 @@ static int maxscore(const vqe_impact *ix, qterm *t, size_t m, unsigned k,
     size_t nh = 0, p = 0; /* terms [0, p) are non-essential */
     double theta = -INFINITY;
     uint64_t scored = 0;
+    /* invariant: every essential cursor rests on an allowed, live posting (or the end) */
+    int check = allowed != NULL || !roaring_bitmap_is_empty(ix->deleted);
+    for (size_t i = 0; i < m; i++) skip_bad(ix, allowed, check, &t[i]);
     for (;;) {
         uint32_t d = UINT32_MAX;
         for (size_t i = p; i < m; i++) {
             const plist *pl = t[i].pl;
-            while (t[i].pos < pl->n && !doc_ok(ix, allowed, pl->doc[t[i].pos])) t[i].pos++;
             if (t[i].pos < pl->n && pl->doc[t[i].pos] < d) d = pl->doc[t[i].pos];
         }
         if (d == UINT32_MAX) break;
@@ -554,6 +610,7 @@ static int maxscore(const vqe_impact *ix, qterm *t, size_t m, unsigned k,
             if (t[i].pos < t[i].pl->n && t[i].pl->doc[t[i].pos] == d) {
                 score += contrib(&s, &t[i], t[i].pos);
                 t[i].pos++;
+                skip_bad(ix, allowed, check, &t[i]);
             }
         int pruned = 0;
         for (size_t ii = p; ii-- > 0;) {

@@ -51,10 +51,10 @@ const char *vqe_plan_name(vqe_plan_kind k) {
 }
 
 /* The tree must have been bound to this collection's schema. */
-static int check_bound(const vqe_collection *c, const vqe_filter *f, vq_err *err) {
+int vqe__filter_check(const vqe_collection *c, const vqe_filter *f, vq_err *err) {
     if (f->op == VQE_F_AND || f->op == VQE_F_OR || f->op == VQE_F_NOT) {
         VQ_FAIL_IF(!f->n_kids, VQ_EINVAL, err, "filter", "operator without operands");
-        for (size_t i = 0; i < f->n_kids; i++) VQ_TRY(check_bound(c, f->kids[i], err));
+        for (size_t i = 0; i < f->n_kids; i++) VQ_TRY(vqe__filter_check(c, f->kids[i], err));
         return VQ_OK;
     }
     if (f->op == VQE_F_ID_IN) return VQ_OK;
@@ -211,6 +211,75 @@ static void fill_ids(const vqe_collection *c, vqe_hit *hits, size_t n) {
     }
 }
 
+/* Fills ex's plan fields from ex->live and ex->matches (set by the caller) and p. */
+static void plan_choose(const vqe_collection *c, const vqe_search_params *p, int filtered,
+                        vqe_explain *ex) {
+    size_t thr = p->exact_threshold;
+    unsigned ef = p->ef ? p->ef : 64;
+    if (ef < p->k) ef = p->k;
+    if (filtered && ex->matches) {
+        double boost = sqrt((double)ex->live / (double)ex->matches);
+        if (boost > VQE_EF_BOOST_MAX) boost = VQE_EF_BOOST_MAX;
+        ef = (unsigned)ceil(ef * boost);
+    }
+    ex->selectivity = ex->live ? (double)ex->matches / (double)ex->live : 0;
+    ex->ef = ef;
+    ex->est_cost_exact = (double)ex->matches;
+    ex->est_cost_index = ex->selectivity > 0 ? VQE_COST_PER_EF * ef / ex->selectivity : 0;
+    if (!thr) /* the cost model's break-even point: m = VQE_COST_PER_EF * ef * live / m */
+        thr = (size_t)sqrt(VQE_COST_PER_EF * ef * (double)ex->live);
+    ex->threshold = thr;
+#if VQE_HAVE_INDEX
+    snprintf(ex->index_impl, sizeof ex->index_impl, "%s", vqi_index_spec(c->index));
+    int use_index = p->force_plan == 2 || (p->force_plan == 0 && (!filtered || ex->matches > thr));
+#else
+    (void)c;
+    snprintf(ex->index_impl, sizeof ex->index_impl, "exact scan (index/ not built)");
+    int use_index = 0;
+#endif
+    if (!ex->matches)
+        ex->plan = VQE_PLAN_NONE;
+    else
+        ex->plan = use_index ? VQE_PLAN_INDEX : VQE_PLAN_EXACT;
+}
+
+/* Runs the chosen plan; never fewer than min(k, matches) hits. */
+static int plan_exec(vqe_collection *c, const float *query, unsigned k,
+                     const roaring_bitmap_t *allowed, vqe_explain *ex, vqe_hit *hits,
+                     size_t *n_hits, vq_err *err) {
+    int rc = VQ_OK;
+    size_t n = 0;
+    size_t want = ex->matches < k ? (size_t)ex->matches : k;
+    if (ex->plan == VQE_PLAN_INDEX) {
+#if VQE_HAVE_INDEX
+        rc = index_search(c, query, k, ex->ef, allowed, hits, &n, err);
+#endif
+        if (!rc && n < want) {
+            ex->plan = VQE_PLAN_INDEX_THEN_EXACT;
+            rc = exact_scan(c, query, k, allowed ? allowed : c->live, hits, &n, err);
+        }
+    } else if (ex->plan == VQE_PLAN_EXACT) {
+        rc = exact_scan(c, query, k, allowed ? allowed : c->live, hits, &n, err);
+    }
+    if (!rc) fill_ids(c, hits, n);
+    *n_hits = rc ? 0 : n;
+    return rc;
+}
+
+int vqe__dense_topk(vqe_collection *c, const float *query, unsigned k, unsigned ef,
+                    const roaring_bitmap_t *allowed, vqe_hit *hits, size_t *n_hits, vqe_explain *ex,
+                    vq_err *err) {
+    vqe_search_params p;
+    vqe_search_params_default(&p);
+    p.k = k;
+    p.ef = ef;
+    memset(ex, 0, sizeof *ex);
+    ex->live = roaring_bitmap_get_cardinality(c->live);
+    ex->matches = allowed ? roaring_bitmap_get_cardinality(allowed) : ex->live;
+    plan_choose(c, &p, allowed != NULL, ex);
+    return plan_exec(c, query, k, allowed, ex, hits, n_hits, err);
+}
+
 static int run(vqe_collection *c, const float *query, const vqe_search_params *p, vqe_hit *hits,
                size_t *n_hits, vqe_explain *ex, int plan_only, vq_err *err) {
     VQ_FAIL_IF(!c || !p || (!plan_only && (!query || !hits || !n_hits)), VQ_EINVAL, err, "search",
@@ -234,7 +303,7 @@ static int run(vqe_collection *c, const float *query, const vqe_search_params *p
         }
     }
     if (p->filter) {
-        int rc = check_bound(c, p->filter, err);
+        int rc = vqe__filter_check(c, p->filter, err);
         if (rc) {
             vq_free(qn);
             return rc;
@@ -243,7 +312,6 @@ static int run(vqe_collection *c, const float *query, const vqe_search_params *p
     vqe_explain lx;
     if (!ex) ex = &lx;
     memset(ex, 0, sizeof *ex);
-    size_t thr = p->exact_threshold;
     if (p->filter) vqe_filter_print(p->filter, ex->filter_text, sizeof ex->filter_text);
 
     pthread_rwlock_rdlock(&c->lock);
@@ -253,51 +321,11 @@ static int run(vqe_collection *c, const float *query, const vqe_search_params *p
     ex->live = roaring_bitmap_get_cardinality(c->live);
     if (p->filter) rc = vqe__filter_eval(c, p->filter, &allowed, err);
     ex->matches = allowed ? roaring_bitmap_get_cardinality(allowed) : ex->live;
-    ex->selectivity = ex->live ? (double)ex->matches / (double)ex->live : 0;
     ex->filter_ms = (vq_now() - t0) * 1e3;
-    unsigned ef = p->ef ? p->ef : 64;
-    if (ef < p->k) ef = p->k;
-    if (allowed && ex->matches) {
-        double boost = sqrt((double)ex->live / (double)ex->matches);
-        if (boost > VQE_EF_BOOST_MAX) boost = VQE_EF_BOOST_MAX;
-        ef = (unsigned)ceil(ef * boost);
-    }
-    ex->ef = ef;
-    ex->est_cost_exact = (double)ex->matches;
-    ex->est_cost_index = ex->selectivity > 0 ? VQE_COST_PER_EF * ef / ex->selectivity : 0;
-    if (!thr) /* the cost model's break-even point: m = VQE_COST_PER_EF * ef * live / m */
-        thr = (size_t)sqrt(VQE_COST_PER_EF * ef * (double)ex->live);
-    ex->threshold = thr;
-#if VQE_HAVE_INDEX
-    snprintf(ex->index_impl, sizeof ex->index_impl, "%s", vqi_index_spec(c->index));
-    int use_index = p->force_plan == 2 || (p->force_plan == 0 && (!allowed || ex->matches > thr));
-#else
-    snprintf(ex->index_impl, sizeof ex->index_impl, "exact scan (index/ not built)");
-    int use_index = 0;
-#endif
-    if (!rc) {
-        if (!ex->matches)
-            ex->plan = VQE_PLAN_NONE;
-        else
-            ex->plan = use_index ? VQE_PLAN_INDEX : VQE_PLAN_EXACT;
-    }
+    if (!rc) plan_choose(c, p, allowed != NULL, ex);
     if (!rc && !plan_only) {
         double t1 = vq_now();
-        size_t n = 0;
-        size_t want = ex->matches < p->k ? (size_t)ex->matches : p->k;
-        if (ex->plan == VQE_PLAN_INDEX) {
-#if VQE_HAVE_INDEX
-            rc = index_search(c, query, p->k, ef, allowed, hits, &n, err);
-#endif
-            if (!rc && n < want) {
-                ex->plan = VQE_PLAN_INDEX_THEN_EXACT;
-                rc = exact_scan(c, query, p->k, allowed ? allowed : c->live, hits, &n, err);
-            }
-        } else if (ex->plan == VQE_PLAN_EXACT) {
-            rc = exact_scan(c, query, p->k, allowed ? allowed : c->live, hits, &n, err);
-        }
-        if (!rc) fill_ids(c, hits, n);
-        *n_hits = rc ? 0 : n;
+        rc = plan_exec(c, query, p->k, allowed, ex, hits, n_hits, err);
         ex->search_ms = (vq_now() - t1) * 1e3;
     }
     pthread_rwlock_unlock(&c->lock);

@@ -12,7 +12,7 @@
 #include "quant.h"
 
 static const char *const type_names[] = {NULL,      "int64",     "double", "bool",
-                                         "keyword", "keyword[]", "text"};
+                                         "keyword", "keyword[]", "text",   "sparse"};
 
 const char *vqe_type_name(vqe_type t) {
     return (unsigned)t < sizeof type_names / sizeof *type_names ? type_names[t] : NULL;
@@ -91,7 +91,7 @@ static int fields_from(vqe_schema *s, const cJSON *fields, vq_err *err) {
                    VQE_FIELDS_MAX);
         vqe_type t;
         VQ_FAIL_IF(!cJSON_IsString(it) || vqe_type_parse(it->valuestring, &t), VQ_EINVAL, err, fld,
-                   "type must be one of int64, double, bool, keyword, keyword[], text");
+                   "type must be one of int64, double, bool, keyword, keyword[], text, sparse");
         VQ_FAIL_IF(strlen(it->string) >= VQE_NAME_MAX, VQ_EINVAL, err, fld,
                    "field name longer than %u bytes", VQE_NAME_MAX - 1);
         vqe_field *f = &s->fields[s->n_fields++];

@@ -16,6 +16,15 @@
  *   idmap    cid(4 BE) + 'u' + user key    -> iid (4 BE)
  *            cid(4 BE) + 'i' + iid(4 BE)   -> user key
  *            user key = 'N' + u64 BE (numeric id) | 'S' + bytes (string id)
+ *   postings cid(4 BE) + field(1) + iid(4 BE) -> the postings of record iid's text or sparse
+ *                                             field (field = its index in the schema; value
+ *                                             format at the top of postings.c). Written in
+ *                                             the record's batch, deleted with the record;
+ *                                             the in-memory impact lists are rebuilt from
+ *                                             them at open (a prefix scan per field, in iid
+ *                                             order). Added after format 1's first release:
+ *                                             opening an older directory read-write creates
+ *                                             the column family empty.
  *   links    cid(4 BE) + u16 BE length of the from user key + from user key + type(1)
  *            + to user key                 -> f32 LE weight (graph.c: one key per typed link
  *                                             between two records; written in one batch per
@@ -41,8 +50,8 @@
 
 #include "coll_internal.h"
 
-static const char *const cf_names[VQE_CF_N] = {"meta", "vectors", "attrs", "text", "idmap",
-                                               "links"};
+static const char *const cf_names[VQE_CF_N] = {"meta",  "vectors",  "attrs", "text",
+                                               "idmap", "postings", "links"};
 
 struct vqe__store {
     rocksdb_t *db;

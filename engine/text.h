@@ -64,6 +64,13 @@ int vqe_impact_add_text(vqe_impact *ix, uint32_t doc, const char *text, size_t l
 /* Sparse: indexes n (term, value) pairs; terms strictly increasing, values finite. */
 int vqe_impact_add_sparse(vqe_impact *ix, uint32_t doc, const uint32_t *terms, const float *values,
                           size_t n, vq_err *err);
+/* BM25: indexes a document given as its bag of words: n distinct folded terms (terms[i] of
+ * lens[i] bytes, 1..VQE_TOKEN_MAX) with their frequencies tf[i] >= 1, and its length in
+ * tokens (>= the sum of tf). Scores equal those of vqe_impact_add_text on the text the bag
+ * came from. Stop words are not filtered here. */
+int vqe_impact_add_terms(vqe_impact *ix, uint32_t doc, const char *const *terms,
+                         const uint32_t *lens, const uint32_t *tf, size_t n, uint64_t doc_len,
+                         vq_err *err);
 /* Removes a document (its postings stop counting at once; memory is reclaimed by
  * vqe_impact_compact). Unknown ids are ignored. */
 int vqe_impact_remove(vqe_impact *ix, uint32_t doc);

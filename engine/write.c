@@ -17,7 +17,9 @@
  * index: u8 field index, then by the field's type: int64 = 8 bytes BE two's complement;
  * double = 8 bytes BE IEEE-754 bits; bool = 1 byte (0/1); keyword = u32 BE length + bytes;
  * keyword[] = u32 BE count, then count × (u32 BE length + bytes). The text field is not in
- * the blob; it is the value of the text column family.
+ * the blob; it is the value of the text column family. Text and sparse fields also get a
+ * postings record (postings.c) in the same batch: the text is tokenized during validation,
+ * outside the locks, and the impact index is updated with the other in-memory state.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -125,6 +127,8 @@ typedef struct prep {
     const char *text;
     size_t text_len;
     vqe__aval *vals; /* n_fields decoded values (points into the blob) */
+    uint8_t **post;  /* n_fields postings records (text and sparse fields), vq_malloc'd */
+    size_t *post_len;
 } prep;
 
 static int rec_err(vq_err *err, int code, size_t i, const char *what, const char *fmt,
@@ -173,6 +177,17 @@ static int prep_record(const vqe_collection *c, const vqe_record *r, size_t i, p
         if (fi < 0) return rec_err(err, VQ_EINVAL, i, what, "unknown field '%s'", fname);
         if (byfield[fi]) return rec_err(err, VQ_EINVAL, i, what, "field '%s' given twice", fname);
         vqe_type ft = s->fields[fi].type;
+        if (ft == VQE_SPARSE || val->type == VQE_SPARSE) {
+            if (val->type != ft)
+                return rec_err(err, VQ_EINVAL, i, what, "wrong type: the field is %s",
+                               vqe_type_name(ft));
+            char fld[128];
+            snprintf(fld, sizeof fld, "records[%zu].%.90s", i, fname);
+            VQ_TRY(vqe__sparse_postings(val->sparse_indices, val->sparse_values, val->n_sparse, fld,
+                                        &p->post[fi], &p->post_len[fi], err));
+            byfield[fi] = val;
+            continue;
+        }
         int ok = val->type == ft ||
                  (ft == VQE_DOUBLE && val->type == VQE_INT64 && llabs(val->i) <= (1ll << 53)) ||
                  (ft == VQE_TEXT && val->type == VQE_KEYWORD);
@@ -187,7 +202,12 @@ static int prep_record(const vqe_collection *c, const vqe_record *r, size_t i, p
             if (l > (ft == VQE_TEXT ? VQE_TEXT_MAX : VQE_STRING_MAX))
                 return rec_err(err, VQ_ETOOBIG, i, what, "string longer than %s bytes",
                                ft == VQE_TEXT ? "16777216" : "4096");
-            if (ft == VQE_TEXT) p->text = val->s, p->text_len = l;
+            if (ft == VQE_TEXT) {
+                p->text = val->s, p->text_len = l;
+                char fld[128];
+                snprintf(fld, sizeof fld, "records[%zu].%.90s", i, fname);
+                VQ_TRY(vqe__text_postings(val->s, l, fld, &p->post[fi], &p->post_len[fi], err));
+            }
         }
         if (ft == VQE_TAGS) {
             if (val->n_tags > VQE_TAGS_MAX)
@@ -202,7 +222,7 @@ static int prep_record(const vqe_collection *c, const vqe_record *r, size_t i, p
     p->blob_off = e->n;
     for (unsigned f = 0; f < s->n_fields; f++) {
         const vqe_value *v = byfield[f];
-        if (!v || s->fields[f].type == VQE_TEXT) continue;
+        if (!v || s->fields[f].type == VQE_TEXT || s->fields[f].type == VQE_SPARSE) continue;
         uint8_t fb = (uint8_t)f;
         put(e, &fb, 1);
         switch (s->fields[f].type) {
@@ -281,12 +301,25 @@ static size_t idkey_u(uint8_t *k, uint32_t cid, const uint8_t *ukey, size_t ul) 
     return ul + 5;
 }
 
-static void del_iid(vqe__batch *b, uint32_t cid, uint32_t iid) {
+/* postings key: cid, field index, iid */
+static void key9(uint8_t k[9], uint32_t cid, unsigned field, uint32_t iid) {
+    vqe__be32(k, cid);
+    k[4] = (uint8_t)field;
+    vqe__be32(k + 5, iid);
+}
+
+static void del_iid(vqe__batch *b, const vqe_collection *c, uint32_t iid) {
     uint8_t k[9];
+    uint32_t cid = c->cid;
     key8(k, cid, iid);
     vqe__batch_del(b, VQE_CF_VECTORS, k, 8);
     vqe__batch_del(b, VQE_CF_ATTRS, k, 8);
     vqe__batch_del(b, VQE_CF_TEXT, k, 8);
+    for (unsigned f = 0; f < c->schema.n_fields; f++)
+        if (c->impact[f]) {
+            key9(k, cid, f, iid);
+            vqe__batch_del(b, VQE_CF_POSTINGS, k, 9);
+        }
     idkey_i(k, cid, iid);
     vqe__batch_del(b, VQE_CF_IDMAP, k, 9);
 }
@@ -323,9 +356,15 @@ int vqe_upsert(vqe_collection *c, const vqe_record *recs, size_t n, vq_err *err)
     prep *P = vq_calloc(n, sizeof *P);
     const vqe_value **byfield = vq_calloc(nf ? nf : 1, sizeof *byfield);
     vqe__aval *vals = vq_calloc(nf ? n * nf : 1, sizeof *vals);
+    uint8_t **posts = vq_calloc(nf ? n * nf : 1, sizeof *posts);
+    size_t *post_lens = vq_calloc(nf ? n * nf : 1, sizeof *post_lens);
     vqe__hmap seen = {0};
     enc e = {0};
-    int rc = (!P || !byfield || !vals) ? vq_err_set(err, VQ_ENOMEM, "records", "out of memory") : 0;
+    int rc = (!P || !byfield || !vals || !posts || !post_lens)
+                 ? vq_err_set(err, VQ_ENOMEM, "records", "out of memory")
+                 : 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        P[i].post = posts + i * nf, P[i].post_len = post_lens + i * nf;
     for (size_t i = 0; !rc && i < n; i++) {
         rc = prep_record(c, &recs[i], i, &P[i], &e, byfield, err);
         if (rc) break;
@@ -363,7 +402,7 @@ int vqe_upsert(vqe_collection *c, const vqe_record *recs, size_t n, vq_err *err)
         uint8_t k[VQE_STRING_MAX + 8];
         if (vqe__hmap_get(&c->ids, P[i].key, P[i].kl, &o)) {
             old[n_old++] = o;
-            del_iid(b, c->cid, (uint32_t)o);
+            del_iid(b, c, (uint32_t)o);
         }
         newids[i] = iid;
         key8(k, c->cid, iid);
@@ -371,6 +410,11 @@ int vqe_upsert(vqe_collection *c, const vqe_record *recs, size_t n, vq_err *err)
         if (P[i].blob_len)
             vqe__batch_put(b, VQE_CF_ATTRS, k, 8, e.p + P[i].blob_off, P[i].blob_len);
         if (P[i].text) vqe__batch_put(b, VQE_CF_TEXT, k, 8, P[i].text, P[i].text_len);
+        for (unsigned f = 0; f < nf; f++)
+            if (P[i].post[f]) {
+                key9(k, c->cid, f, iid);
+                vqe__batch_put(b, VQE_CF_POSTINGS, k, 9, P[i].post[f], P[i].post_len[f]);
+            }
         size_t kl = idkey_u(k, c->cid, P[i].key, P[i].kl);
         uint8_t iv[4];
         vqe__be32(iv, iid);
@@ -390,7 +434,11 @@ int vqe_upsert(vqe_collection *c, const vqe_record *recs, size_t n, vq_err *err)
 #endif
         pthread_rwlock_wrlock(&c->lock);
         int mrc = grow_mem(c, base + (uint32_t)n);
-        for (size_t i = 0; !mrc && i < n_old; i++) roaring_bitmap_remove(c->live, (uint32_t)old[i]);
+        for (size_t i = 0; !mrc && i < n_old; i++) {
+            roaring_bitmap_remove(c->live, (uint32_t)old[i]);
+            for (unsigned f = 0; f < nf; f++)
+                if (c->impact[f]) vqe_impact_remove(c->impact[f], (uint32_t)old[i]);
+        }
         for (size_t i = 0; !mrc && i < n; i++) {
             uint32_t iid = base + (uint32_t)i;
             float *x = c->vecs + (size_t)iid * s->dim;
@@ -411,6 +459,12 @@ int vqe_upsert(vqe_collection *c, const vqe_record *recs, size_t n, vq_err *err)
             }
             if (!mrc) mrc = vqe__hmap_put(&c->ids, P[i].key, P[i].kl, iid);
             if (!mrc && nf) mrc = vqe__attrs_add(&c->attrs, iid, P[i].vals);
+            for (unsigned f = 0; !mrc && f < nf; f++)
+                if (P[i].post[f]) {
+                    vq_err pe;
+                    mrc = vqe__postings_apply(c->impact[f], s->fields[f].type, iid, P[i].post[f],
+                                              P[i].post_len[f], &pe);
+                }
             if (!mrc) roaring_bitmap_add(c->live, iid);
         }
         c->next_iid = base + (uint32_t)n;
@@ -441,6 +495,9 @@ int vqe_upsert(vqe_collection *c, const vqe_record *recs, size_t n, vq_err *err)
     vq_free(newids);
     pthread_mutex_unlock(&c->wmu);
 out:
+    for (size_t i = 0; posts && i < n * nf; i++) vq_free(posts[i]);
+    vq_free(posts);
+    vq_free(post_lens);
     vq_free(e.p);
     vq_free(vals);
     vq_free(byfield);
@@ -478,7 +535,7 @@ int vqe_delete(vqe_collection *c, const vqe_id *ids, size_t n, size_t *deleted, 
         if (dup) continue;
         kls[n_old] = kl;
         old[n_old++] = o;
-        del_iid(b, c->cid, (uint32_t)o);
+        del_iid(b, c, (uint32_t)o);
         uint8_t k[VQE_STRING_MAX + 8];
         size_t ukl = idkey_u(k, c->cid, keys[n_old - 1], kl);
         vqe__batch_del(b, VQE_CF_IDMAP, k, ukl);
@@ -495,6 +552,8 @@ int vqe_delete(vqe_collection *c, const vqe_id *ids, size_t n, size_t *deleted, 
             pthread_rwlock_wrlock(&c->lock);
             for (size_t i = 0; i < n_old; i++) {
                 roaring_bitmap_remove(c->live, (uint32_t)old[i]);
+                for (unsigned f = 0; f < c->schema.n_fields; f++)
+                    if (c->impact[f]) vqe_impact_remove(c->impact[f], (uint32_t)old[i]);
                 vqe__hmap_del(&c->ids, keys[i], kls[i]);
                 vqe__graph_forget(c, keys[i], kls[i]);
                 /* The string id of a dead internal id is kept (freed at close; a restart
@@ -637,6 +696,37 @@ int vqe_get(vqe_collection *c, const vqe_id *ids, size_t n, vqe_got *out, vq_err
                     }
                 }
         }
+        for (unsigned f = 0; !rc && o && f < s->n_fields; f++) {
+            if (s->fields[f].type != VQE_SPARSE) continue;
+            uint8_t pk[9];
+            key9(pk, c->cid, f, (uint32_t)iid);
+            char *pv = NULL;
+            size_t pl = 0;
+            int rp = vqe__store_get(c->db->st, VQE_CF_POSTINGS, pk, 9, &pv, &pl, err);
+            if (rp == VQ_ENOTFOUND) continue;
+            if (rp) {
+                rc = rp;
+                break;
+            }
+            const uint8_t *b = (const uint8_t *)pv;
+            uint32_t m = pl >= 5 ? vqe__rd32(b + 1) : 0;
+            if (pl < 5 || b[0] != 'S' || (size_t)m * 8 != pl - 5) {
+                free(pv);
+                rc = vq_err_set(err, VQ_ECORRUPT, "postings", "malformed sparse postings");
+                break;
+            }
+            cJSON *so = cJSON_AddObjectToObject(o, s->fields[f].name);
+            cJSON *ia = so ? cJSON_AddArrayToObject(so, "indices") : NULL;
+            cJSON *va = so ? cJSON_AddArrayToObject(so, "values") : NULL;
+            for (uint32_t j = 0; ia && va && j < m; j++) {
+                uint32_t bits = vqe__rd32(b + 9 + 8 * j);
+                float fv;
+                memcpy(&fv, &bits, 4);
+                cJSON_AddItemToArray(ia, cJSON_CreateNumber(vqe__rd32(b + 5 + 8 * j)));
+                cJSON_AddItemToArray(va, cJSON_CreateNumber(fv));
+            }
+            free(pv);
+        }
         char *js = o ? cJSON_PrintUnformatted(o) : NULL;
         if (!rc) {
             out[i].vector = vq_malloc(vl);
@@ -662,6 +752,8 @@ int vqe_get(vqe_collection *c, const vqe_id *ids, size_t n, vqe_got *out, vq_err
 typedef struct json_mem {
     cJSON *root;
     const char **tagp;
+    uint32_t *sidx; /* sparse fields' indices and values */
+    float *sval;
 } json_mem;
 
 void vqe_values_free(vqe_values *v) {
@@ -670,6 +762,8 @@ void vqe_values_free(vqe_values *v) {
     if (m) {
         cJSON_Delete(m->root);
         vq_free(m->tagp);
+        vq_free(m->sidx);
+        vq_free(m->sval);
         vq_free(m);
     }
     vq_free(v->v);
@@ -686,18 +780,26 @@ int vqe_values_from_json(const vqe_collection *c, const char *json, const char *
     VQ_FAIL_IF(!root || !cJSON_IsObject(root), (cJSON_Delete(root), VQ_EINVAL), err, field,
                "attributes must be one JSON object");
     json_mem *m = vq_calloc(1, sizeof *m);
-    size_t n = (size_t)cJSON_GetArraySize(root), ntags = 0;
+    size_t n = (size_t)cJSON_GetArraySize(root), ntags = 0, nsp = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, root) if (cJSON_IsArray(it)) ntags += (size_t)cJSON_GetArraySize(it);
+    cJSON_ArrayForEach(it, root) {
+        if (cJSON_IsArray(it)) ntags += (size_t)cJSON_GetArraySize(it);
+        const cJSON *ix = cJSON_IsObject(it) ? cJSON_GetObjectItemCaseSensitive(it, "indices") : 0;
+        if (cJSON_IsArray(ix)) nsp += (size_t)cJSON_GetArraySize(ix);
+    }
     out->v = vq_calloc(n ? n : 1, sizeof *out->v);
-    if (m) m->root = root, m->tagp = vq_calloc(ntags ? ntags : 1, sizeof *m->tagp);
+    if (m) {
+        m->root = root, m->tagp = vq_calloc(ntags ? ntags : 1, sizeof *m->tagp);
+        m->sidx = vq_malloc((nsp ? nsp : 1) * sizeof *m->sidx);
+        m->sval = vq_malloc((nsp ? nsp : 1) * sizeof *m->sval);
+    }
     out->mem = m;
-    if (!m || !out->v || !m->tagp) {
+    if (!m || !out->v || !m->tagp || !m->sidx || !m->sval) {
         if (!m) cJSON_Delete(root);
         vqe_values_free(out);
         return vq_err_set(err, VQ_ENOMEM, field, "out of memory");
     }
-    size_t tp = 0;
+    size_t tp = 0, sp = 0;
     int rc = VQ_OK;
     cJSON_ArrayForEach(it, root) {
         snprintf(field, sizeof field, "%.60s.%.60s", pfx, it->string);
@@ -739,8 +841,44 @@ int vqe_values_from_json(const vqe_collection *c, const char *json, const char *
                 v->n_tags++;
             }
             if (rc) break;
+        } else if (ft == VQE_SPARSE && cJSON_IsObject(it)) {
+            /* {"indices": [u32...], "values": [number...]}, equal lengths */
+            const cJSON *ix = cJSON_GetObjectItemCaseSensitive(it, "indices"),
+                        *vx = cJSON_GetObjectItemCaseSensitive(it, "values");
+            if (!cJSON_IsArray(ix) || !cJSON_IsArray(vx) ||
+                cJSON_GetArraySize(ix) != cJSON_GetArraySize(vx) || cJSON_GetArraySize(it) != 2) {
+                rc = vq_err_set(err, VQ_EINVAL, field,
+                                "a sparse value is {\"indices\": [...], \"values\": [...]} "
+                                "with arrays of equal length");
+                break;
+            }
+            v->type = VQE_SPARSE;
+            v->sparse_indices = m->sidx + sp;
+            v->sparse_values = m->sval + sp;
+            const cJSON *a = ix->child, *b = vx->child;
+            for (size_t j = 0; a && b; j++, a = a->next, b = b->next) {
+                double di = a->valuedouble, dv = b->valuedouble;
+                if (!cJSON_IsNumber(a) || di != floor(di) || di < 0 || di > 4294967295.0) {
+                    snprintf(field, sizeof field, "%.60s.%.40s.indices[%zu]", pfx, it->string, j);
+                    rc = vq_err_set(err, VQ_EINVAL, field, "index must be an integer in 0..2^32-1");
+                    break;
+                }
+                if (!cJSON_IsNumber(b) || !isfinite(dv) || fabs(dv) > 3.4028234663852886e38) {
+                    snprintf(field, sizeof field, "%.60s.%.40s.values[%zu]", pfx, it->string, j);
+                    rc = vq_err_set(err, VQ_EINVAL, field, "value must be a finite float");
+                    break;
+                }
+                m->sidx[sp] = (uint32_t)di;
+                m->sval[sp] = (float)dv;
+                sp++;
+                v->n_sparse++;
+            }
+            if (rc) break;
         } else {
-            rc = vq_err_set(err, VQ_EINVAL, field, "unsupported JSON value (object)");
+            rc = vq_err_set(err, VQ_EINVAL, field,
+                            ft == VQE_SPARSE ? "a sparse field needs {\"indices\": [...], "
+                                               "\"values\": [...]}"
+                                             : "unsupported JSON value (object)");
             break;
         }
         out->n++;

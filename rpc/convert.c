@@ -62,7 +62,8 @@ int vqr__schema_from_pb(const Vqdb__V1__CollectionSchema *pb, const char *defaul
             t = VQE_TEXT;
             break;
         case VQDB__V1__FIELD_TYPE__SPARSE:
-            return vq_err_set(err, VQ_EUNSUPPORTED, fld, "SPARSE fields are not supported yet");
+            t = VQE_SPARSE;
+            break;
         default:
             return vq_err_set(err, VQ_EINVAL, fld, "field '%s' has no type", f->name);
         }
@@ -100,7 +101,8 @@ int vqr__info_to_pb(vqe_collection *c, Vqdb__V1__CollectionInfo *info, vqr__info
                                                   [VQE_BOOL] = VQDB__V1__FIELD_TYPE__BOOL,
                                                   [VQE_KEYWORD] = VQDB__V1__FIELD_TYPE__KEYWORD,
                                                   [VQE_TAGS] = VQDB__V1__FIELD_TYPE__KEYWORD_LIST,
-                                                  [VQE_TEXT] = VQDB__V1__FIELD_TYPE__TEXT};
+                                                  [VQE_TEXT] = VQDB__V1__FIELD_TYPE__TEXT,
+                                                  [VQE_SPARSE] = VQDB__V1__FIELD_TYPE__SPARSE};
         m->fields[i].type = map[ci.schema.fields[i].type];
         m->fptrs[i] = &m->fields[i];
     }
@@ -193,8 +195,18 @@ int vqr__records_from_pb(vqe_collection *c, Vqdb__V1__Point **pts, size_t n, vqr
                 x->tags = (const char *const *)e->value->keywords_value->values;
                 x->n_tags = e->value->keywords_value->n_values;
                 break;
-            case VQDB__V1__VALUE__KIND_SPARSE_VALUE:
-                return vq_err_set(err, VQ_EUNSUPPORTED, fld, "sparse values are not supported yet");
+            case VQDB__V1__VALUE__KIND_SPARSE_VALUE: {
+                const Vqdb__V1__SparseVector *sv = e->value->sparse_value;
+                VQ_FAIL_IF(!sv || sv->n_indices != sv->n_values, VQ_EINVAL, err, fld,
+                           "sparse value needs as many values as indices (%zu indices, %zu "
+                           "values)",
+                           sv ? sv->n_indices : 0, sv ? sv->n_values : 0);
+                x->type = VQE_SPARSE;
+                x->sparse_indices = sv->indices;
+                x->sparse_values = sv->values;
+                x->n_sparse = sv->n_indices;
+                break;
+            }
             default:
                 return vq_err_set(err, VQ_EINVAL, fld, "value has no kind");
             }
@@ -289,6 +301,23 @@ int vqr__points_from_got(vqe_collection *c, Vqdb__V1__Id **ids, const vqe_got *g
                     val->text_value = s;
                 else
                     val->keyword_value = s;
+            } else if (cJSON_IsObject(e) && t == VQE_SPARSE) {
+                const cJSON *ix = cJSON_GetObjectItemCaseSensitive(e, "indices"),
+                            *vx = cJSON_GetObjectItemCaseSensitive(e, "values");
+                Vqdb__V1__SparseVector *sv = arena(out, sizeof *sv);
+                size_t m = cJSON_IsArray(ix) ? (size_t)cJSON_GetArraySize(ix) : 0;
+                if (!sv || !cJSON_IsArray(vx) || (size_t)cJSON_GetArraySize(vx) != m) break;
+                vqdb__v1__sparse_vector__init(sv);
+                sv->indices = arena(out, (m ? m : 1) * sizeof *sv->indices);
+                sv->values = arena(out, (m ? m : 1) * sizeof *sv->values);
+                if (!sv->indices || !sv->values) break;
+                const cJSON *a = ix->child, *b = vx->child;
+                for (; a && b; a = a->next, b = b->next) {
+                    sv->indices[sv->n_indices++] = (uint32_t)a->valuedouble;
+                    sv->values[sv->n_values++] = (float)b->valuedouble;
+                }
+                val->kind_case = VQDB__V1__VALUE__KIND_SPARSE_VALUE;
+                val->sparse_value = sv;
             } else if (cJSON_IsArray(e)) {
                 Vqdb__V1__StringList *sl = arena(out, sizeof *sl);
                 size_t nt = (size_t)cJSON_GetArraySize(e);

@@ -7,9 +7,10 @@
  * takes the service's rwlock exclusively and every other method takes it shared; the
  * engine's own locks order searches and writes within a collection.
  *
- * Query: dense prefetches with filters are served; sparse/text prefetches, fusion of several
- * lists, diversity and graph expansion return UNIMPLEMENTED until hybrid retrieval is wired
- * into collections (engine/text.h holds the BM25 and sparse machinery). */
+ * Query: any number of dense, text (BM25) and sparse prefetches with one filter, fused by
+ * RRF or weighted min-max / z-score fusion (engine/query.h). One dense prefetch alone is a
+ * Search (same scores); one text or sparse prefetch keeps its own scores (BM25, inner
+ * product). Diversity and graph expansion return UNIMPLEMENTED. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "engine.h"
 #include "internal.h"
 #include "proto/vqdb.pb-c.h"
+#include "query.h"
 
 #define VQR_DEFAULT_SPEC "hnsw:m=16,efc=200/sq8/rerank=4"
 
@@ -436,40 +438,165 @@ static int search_batch(const vqr_call_ctx *ctx, const uint8_t *req, size_t len,
     return rc;
 }
 
+#define VQR_PREFETCH_LIMIT_DEFAULT 100u
+
+/* Converts the prefetches; vectors, texts and sparse arrays stay in the message. */
+static int subs_from_pb(Vqdb__V1__QueryRequest *in, const vqe_schema *sc, vqe_subquery *sq,
+                        vq_err *err) {
+    for (size_t i = 0; i < in->n_prefetch; i++) {
+        const Vqdb__V1__Prefetch *pf = in->prefetch[i];
+        char fld[64];
+        snprintf(fld, sizeof fld, "prefetch[%zu]", i);
+        VQ_FAIL_IF(!isfinite(pf->weight) || pf->weight < 0, VQ_EINVAL, err, fld,
+                   "weight %g must be finite and >= 0 (0: 1)", (double)pf->weight);
+        switch (pf->query_case) {
+        case VQDB__V1__PREFETCH__QUERY_DENSE: {
+            const Vqdb__V1__DenseQuery *d = pf->dense;
+            vqe_subquery_init(&sq[i], VQE_SUB_DENSE);
+            snprintf(fld, sizeof fld, "prefetch[%zu].dense.vector", i);
+            VQ_FAIL_IF(d->n_vector != sc->dim, VQ_EDIM, err, fld,
+                       "vector has %zu values, collection '%s' has dimension %u", d->n_vector,
+                       sc->name, sc->dim);
+            sq[i].vector = d->vector;
+            if (d->params) sq[i].ef = d->params->ef;
+            break;
+        }
+        case VQDB__V1__PREFETCH__QUERY_TEXT:
+            vqe_subquery_init(&sq[i], VQE_SUB_TEXT);
+            sq[i].field = pf->text->field && *pf->text->field ? pf->text->field : NULL;
+            sq[i].text = pf->text->query ? pf->text->query : "";
+            sq[i].text_len = strlen(sq[i].text);
+            break;
+        case VQDB__V1__PREFETCH__QUERY_SPARSE: {
+            const Vqdb__V1__SparseVector *sv = pf->sparse->vector;
+            vqe_subquery_init(&sq[i], VQE_SUB_SPARSE);
+            snprintf(fld, sizeof fld, "prefetch[%zu].sparse.vector", i);
+            VQ_FAIL_IF(!sv || sv->n_indices != sv->n_values, VQ_EINVAL, err, fld,
+                       "needs as many values as indices");
+            sq[i].field = pf->sparse->field && *pf->sparse->field ? pf->sparse->field : NULL;
+            sq[i].indices = sv->indices;
+            sq[i].values = sv->values;
+            sq[i].nnz = sv->n_indices;
+            break;
+        }
+        default:
+            return vq_err_set(err, VQ_EINVAL, fld, "prefetch has no query (dense, sparse or text)");
+        }
+        sq[i].prefetch = pf->limit ? pf->limit : VQR_PREFETCH_LIMIT_DEFAULT;
+        sq[i].weight = pf->weight;
+    }
+    return VQ_OK;
+}
+
+/* Renames the engine's "subs[i]..." fields to the request's "prefetch[i]...". */
+static void subs_to_prefetch(vq_err *err) {
+    if (!err || strncmp(err->field, "subs[", 5)) return;
+    char f[sizeof err->field];
+    snprintf(f, sizeof f, "prefetch[%s", err->field + 5);
+    snprintf(err->field, sizeof err->field, "%s", f);
+}
+
+static int run_query(const vqr_call_ctx *ctx, Vqdb__V1__QueryRequest *in,
+                     Vqdb__V1__QueryResponse *out, vqr__hits *h, vq_err *err) {
+    VQ_TRY(deadline_passed(ctx, err));
+    vqe_collection *c;
+    VQ_TRY(open_coll(in->collection, &c, err));
+    vqe_collection_info info;
+    vqe_collection_info_get(c, &info);
+    VQ_FAIL_IF(in->n_prefetch < 1 || in->n_prefetch > VQE_SUBQUERIES_MAX, VQ_EINVAL, err,
+               "prefetch", "%zu prefetches; 1..%d", in->n_prefetch, VQE_SUBQUERIES_MAX);
+    VQ_FAIL_IF(in->k < 1 || in->k > VQE_K_MAX, VQ_EINVAL, err, "k", "k %u is outside [1, %u]",
+               in->k, VQE_K_MAX);
+    vqe_subquery sq[VQE_SUBQUERIES_MAX];
+    VQ_TRY(subs_from_pb(in, &info.schema, sq, err));
+    vqe_query_params p;
+    vqe_query_params_default(&p);
+    p.subs = sq;
+    p.n_subs = in->n_prefetch;
+    p.k = in->k;
+    if (in->n_prefetch == 1) {
+        p.fusion.kind = VQE_FUSION_NONE; /* the list's own scores */
+    } else if (in->fusion) {
+        switch (in->fusion->method) {
+        case VQDB__V1__FUSION__METHOD__RRF:
+            p.fusion.kind = VQE_FUSION_RRF;
+            if (in->fusion->rrf_k) p.fusion.rrf_k = in->fusion->rrf_k;
+            break;
+        case VQDB__V1__FUSION__METHOD__WEIGHTED_MINMAX:
+            p.fusion.kind = VQE_FUSION_WEIGHTED, p.fusion.norm = VQE_NORM_MINMAX;
+            break;
+        case VQDB__V1__FUSION__METHOD__WEIGHTED_ZSCORE:
+            p.fusion.kind = VQE_FUSION_WEIGHTED, p.fusion.norm = VQE_NORM_ZSCORE;
+            break;
+        default:
+            return vq_err_set(err, VQ_EINVAL, "fusion.method", "unknown fusion method %d",
+                              (int)in->fusion->method);
+        }
+    }
+    vqe_filter *f = NULL;
+    if (in->filter) VQ_TRY(vqr__filter_from_pb(in->filter, &info.schema, &f, err));
+    p.filter = f;
+    vqe_query_result r;
+    int rc = vqe_query(c, &p, &r, err);
+    vqe_filter_free(f);
+    if (rc) {
+        subs_to_prefetch(err);
+        return rc;
+    }
+    rc = deadline_passed(ctx, err);
+    if (rc == VQ_OK) rc = vqr__hits_alloc(h, (unsigned)(r.n ? r.n : 1), err);
+    /* vqr__hits_to_pb maps engine distances to the API's scores; fused and text/sparse
+     * scores are similarities already, so they pass through as "L2 distances" unchanged,
+     * and a lone dense list's -distance is turned back into a distance first. */
+    int dense_alone = p.n_subs == 1 && sq[0].kind == VQE_SUB_DENSE;
+    for (size_t i = 0; rc == VQ_OK && i < r.n; i++) {
+        h->hits[i].internal = r.hits[i].internal;
+        h->hits[i].id = r.hits[i].id;
+        h->hits[i].score = (float)(dense_alone ? -r.hits[i].score : r.hits[i].score);
+    }
+    char plan[96];
+    static const char *const kn[] = {"", "dense", "text", "sparse"};
+    int o = snprintf(plan, sizeof plan, "%s", "query:");
+    for (size_t i = 0; i < p.n_subs && o < (int)sizeof plan; i++)
+        o += snprintf(plan + o, sizeof plan - (size_t)o, " %s %zu", kn[sq[i].kind], r.subs[i].n);
+    if (o < (int)sizeof plan)
+        snprintf(plan + o, sizeof plan - (size_t)o, " -> %s pool %zu",
+                 p.fusion.kind == VQE_FUSION_RRF        ? "rrf"
+                 : p.fusion.kind == VQE_FUSION_WEIGHTED ? "weighted"
+                                                        : "none",
+                 r.pool);
+    if (rc == VQ_OK) {
+        Vqdb__V1__SearchResponse sr = VQDB__V1__SEARCH_RESPONSE__INIT;
+        rc = vqr__hits_to_pb(h, r.n, dense_alone ? info.schema.metric : VQ_METRIC_L2, plan, 0, &sr,
+                             err);
+        out->n_results = sr.n_results;
+        out->results = sr.results;
+        /* vqr__hits_to_pb appended " ef=0"; the plan is ours */
+        snprintf(h->plan, sizeof h->plan, "%s", plan);
+        out->plan = h->plan;
+    }
+    vqe_query_result_free(&r);
+    return rc;
+}
+
 static int query(const vqr_call_ctx *ctx, const uint8_t *req, size_t len, uint8_t **resp,
                  size_t *resp_len, vq_err *err) {
     Vqdb__V1__QueryRequest *in = vqdb__v1__query_request__unpack(NULL, len, req);
     VQ_FAIL_IF(!in, VQ_EINVAL, err, "request", "malformed QueryRequest");
     int rc = VQ_OK;
-    if (in->n_prefetch != 1 || !in->prefetch[0]->dense)
-        rc = vq_err_set(err, VQ_EUNSUPPORTED, "prefetch",
-                        "only one dense prefetch is served yet; sparse/text prefetches and "
-                        "fusion are not implemented");
-    else if (in->diversity && in->diversity->method != VQDB__V1__DIVERSITY__METHOD__NONE)
+    if (in->diversity && in->diversity->method != VQDB__V1__DIVERSITY__METHOD__NONE)
         rc = vq_err_set(err, VQ_EUNSUPPORTED, "diversity", "diversity is not implemented yet");
     else if (in->graph && in->graph->hops)
         rc = vq_err_set(err, VQ_EUNSUPPORTED, "graph", "graph expansion is not implemented yet");
-    Vqdb__V1__SearchRequest s = VQDB__V1__SEARCH_REQUEST__INIT;
-    Vqdb__V1__SearchResponse sr = VQDB__V1__SEARCH_RESPONSE__INIT;
+    Vqdb__V1__QueryResponse out = VQDB__V1__QUERY_RESPONSE__INIT;
     vqr__hits hits;
     memset(&hits, 0, sizeof hits);
     if (rc == VQ_OK) {
-        Vqdb__V1__DenseQuery *d = in->prefetch[0]->dense;
-        s.collection = in->collection;
-        s.n_vector = d->n_vector;
-        s.vector = d->vector;
-        s.k = in->k;
-        s.filter = in->filter;
-        s.params = d->params;
         pthread_rwlock_rdlock(&g_svc.lock);
-        rc = run_search(ctx, &s, &sr, &hits, err);
+        rc = run_query(ctx, in, &out, &hits, err);
         pthread_rwlock_unlock(&g_svc.lock);
     }
     if (rc == VQ_OK) {
-        Vqdb__V1__QueryResponse out = VQDB__V1__QUERY_RESPONSE__INIT;
-        out.n_results = sr.n_results;
-        out.results = sr.results;
-        out.plan = sr.plan;
         size_t sz = vqdb__v1__query_response__get_packed_size(&out);
         *resp = vq_malloc(sz ? sz : 1);
         if (*resp)
