@@ -469,3 +469,27 @@ Test(diversity, lowers_mean_pairwise_sapdocs) {
     free(qs);
     vq_matrix_free(&m);
 }
+
+Test(diversity, lowers_mean_pairwise_mnist) {
+    const char *bp = VQ_SHARED_DIR "/datasets/mnist10k/mnist10k_base.fvecs";
+    const char *qp = VQ_SHARED_DIR "/datasets/mnist10k/mnist10k_query.fvecs";
+    FILE *f = fopen(bp, "rb");
+    if (!f) {
+        cr_log_info("skip: %s absent (the generated-data test above still runs)\n", bp);
+        return;
+    }
+    fclose(f);
+    vq_matrix b, q;
+    vq_err e;
+    cr_assert_eq(vq_read_vectors(bp, 0, &b, &e), VQ_OK, "%s", e.msg);
+    cr_assert_eq(vq_read_vectors(qp, 30, &q, &e), VQ_OK, "%s", e.msg);
+    double a, m, c;
+    int better = lowered(b.data, b.n, q.data, q.n, (unsigned)b.d, &a, &m, &c);
+    cr_log_info("mnist: mean pairwise top-10 %.4f, MMR %.4f, FL %.4f (%d/%zu lower)\n", a, m, c,
+                better, q.n);
+    cr_assert_lt(m, a);
+    cr_assert_lt(c, a);
+    cr_assert_geq(better, (int)(q.n * 9 / 10));
+    vq_matrix_free(&b);
+    vq_matrix_free(&q);
+}
