@@ -25,7 +25,8 @@
     X("loadgen", vq_cmd_loadgen, "gRPC load generator")                                  \
     X("kv-bench", vq_cmd_kv_bench, "KV-cache compression on a llama2.c model")           \
     X("compress-weights", vq_cmd_compress_weights, "quantize a model's weight matrices") \
-    X("link", vq_cmd_link, "add/remove/list typed links between records")
+    X("link", vq_cmd_link, "add/remove/list typed links between records")                \
+    X("graph-bench", vq_cmd_graph_bench, "latency MMR/facility location add to an HNSW search")
 
 #define VQ__DECL(name, fn, help) int fn(int argc, char **argv) __attribute__((weak));
 VQ_CMDS(VQ__DECL)
