@@ -34,7 +34,7 @@ typedef struct opts {
     const char *model, *tokenizer, *kv_data;
     const char *key[MAXSET], *value[MAXSET], *weights[MAXSET];
     int nkey, nvalue, nweights;
-    unsigned window, key_outliers, value_outliers, joint, group, center;
+    unsigned window, key_outliers, value_outliers, joint, group, center, window_flush, window_keys;
     int seqs, calib, reps, json, per_tensor, attn_seqs;
     const char *synthetic;
     unsigned syn_heads, syn_dim;
@@ -227,6 +227,7 @@ out:
 
 typedef struct e2e {
     double agree, kl, lld;
+    double bits_avg; /* bits per channel after each position of sequence 0, averaged */
 } e2e;
 
 /* Teacher-forced run of model m with cache kv (NULL: fp32) against the fp32 reference. */
@@ -237,7 +238,7 @@ static int run_e2e(const bench *b, const vqe_llm *m, vqe_kv *kv, e2e *r, vq_err 
     float *lp = malloc((size_t)c->vocab_size * 4);
     vqe_llm_kv iface;
     if (kv) iface = vqe_kv_llm(kv);
-    double agree = 0, kl = 0, lld = 0;
+    double agree = 0, kl = 0, lld = 0, bits = 0;
     size_t n = 0, nl = 0;
     int rc = VQ_OK;
     for (int sq = 0; sq < b->nseq && rc == VQ_OK; sq++) {
@@ -248,6 +249,11 @@ static int run_e2e(const bench *b, const vqe_llm *m, vqe_kv *kv, e2e *r, vq_err 
             const int32_t *tk = b->tok + (size_t)sq * b->T;
             if ((rc = vqe_llm_forward(m, s, kv ? &iface : NULL, tk[p], p, NULL, &lg, err)) < 0)
                 break;
+            if (kv && sq == 0) {
+                vqe_kv_stats st;
+                vqe_kv_stats_get(kv, &st);
+                bits += st.bits_per_channel;
+            }
             log_softmax(lg, c->vocab_size, lp);
             const float *ref = b->ref_lp + ((size_t)sq * b->T + p) * c->vocab_size;
             agree += argmax(lp, c->vocab_size) == argmax(ref, c->vocab_size);
@@ -266,6 +272,7 @@ static int run_e2e(const bench *b, const vqe_llm *m, vqe_kv *kv, e2e *r, vq_err 
     r->agree = agree / (double)n;
     r->kl = kl / (double)n;
     r->lld = lld / (double)nl;
+    r->bits_avg = bits / b->T;
     return rc;
 }
 
@@ -453,6 +460,8 @@ static int make_kv(const bench *b, const opts *o, const char *ks, const char *vs
     p.key_spec = ks;
     p.value_spec = vs;
     p.window = o->window;
+    p.window_flush = o->window_flush;
+    p.window_keys_only = o->window_keys;
     p.key_outliers = o->key_outliers;
     p.value_outliers = o->value_outliers;
     p.joint_heads = o->joint;
@@ -489,8 +498,11 @@ static int run_setting(const bench *b, const opts *o, const char *ks, const char
     VQ_TRY(rc);
     double fp32_bpt = 2.0 * c->n_layers * c->kv_dim * 4;
     if (o->json)
-        jprintf("{\"key\":\"%s\",\"value\":\"%s\",\"window\":%u,\"key_outliers\":%u,"
+        jprintf("{\"key\":\"%s\",\"value\":\"%s\",\"window\":%u,\"window_flush\":%u,\"window_keys_"
+                "only\":%u,"
+                "\"key_outliers\":%u,"
                 "\"value_outliers\":%u,\"joint_heads\":%u,\"center\":%u,\"bits_per_channel\":%.4f,"
+                "\"bits_per_channel_pos_avg\":%.4f,"
                 "\"key_bits\":%.4f,\"value_bits\":%.4f,\"bytes_per_token\":%.1f,"
                 "\"fp32_bytes_per_token\":%.0f,\"memory_ratio\":%.3f,"
                 "\"next_token_agreement\":%.5f,\"loglik_delta\":%.6f,\"next_token_kl\":%.6f,"
@@ -498,8 +510,9 @@ static int run_setting(const bench *b, const opts *o, const char *ks, const char
                 "\"top5_agreement\":%.5f,\"step_time_ratio_vs_fp32\":%.3f,"
                 "\"attn_time_ratio_vs_fp32\":%.3f,\"step_us\":%.2f,\"fp32_step_us\":%.2f,"
                 "\"seqs\":%d,\"positions\":%d,\"attn_seqs\":%d}\n",
-                ks, vs, o->window, o->key_outliers, o->value_outliers, o->joint, o->center,
-                st.bits_per_channel, st.key_bits, st.value_bits, st.bytes_per_token, fp32_bpt,
+                ks, vs, o->window, o->window_flush, o->window_keys, o->key_outliers,
+                o->value_outliers, o->joint, o->center, st.bits_per_channel, e.bits_avg,
+                st.key_bits, st.value_bits, st.bytes_per_token, fp32_bpt,
                 fp32_bpt / st.bytes_per_token, e.agree, e.lld, e.kl, a.score_rel, a.kl, a.out_rel,
                 a.top5, sc / s32, ac / a32, sc * 1e6, s32 * 1e6, b->nseq, b->nseq * b->T, an);
     else
@@ -519,7 +532,7 @@ static int run_weights(const bench *b, const opts *o, const char *spec, vq_err *
     size_t nt = vqe_llm_tensors(m, t);
     vqe_w_params wp = {.spec = spec, .group = o->group};
     double bytes = 0, count = 0, num = 0, den = 0, mv_rand = 0, mv_real = 0;
-    int nmv = 0, rc = VQ_OK;
+    int nmv = 0, rc = VQ_OK, whole_rows = 0;
     const vqe_llm_config *c = b->c;
     size_t L = (size_t)c->n_layers, T = (size_t)b->T;
     for (size_t i = 0; i < nt && rc == VQ_OK; i++) {
@@ -528,6 +541,9 @@ static int run_weights(const bench *b, const opts *o, const char *spec, vq_err *
         float *orig = malloc(n * 4), *hat = malloc(n * 4);
         memcpy(orig, t[i].data, n * 4);
         vqe_w_result r;
+        /* --group G on a tensor whose rows G does not divide (w2: 172 columns): whole rows. */
+        wp.group = o->group && t[i].cols % o->group ? 0 : o->group;
+        whole_rows += wp.group != o->group;
         rc = vqe_w_quantize(orig, t[i].rows, t[i].cols, &wp, hat, NULL, NULL, &r, err);
         if (rc == VQ_OK) {
             memcpy(t[i].data, hat, n * 4);
@@ -571,12 +587,13 @@ static int run_weights(const bench *b, const opts *o, const char *spec, vq_err *
     vqe_llm_free(m);
     VQ_TRY(rc);
     if (o->json)
-        printf("{\"weights\":\"%s\",\"group\":%u,\"bits_per_weight\":%.4f,\"rel_frob\":%.5f,"
+        printf("{\"weights\":\"%s\",\"group\":%u,\"whole_row_tensors\":%d,"
+               "\"bits_per_weight\":%.4f,\"rel_frob\":%.5f,"
                "\"matvec_rel_err_random\":%.5f,\"matvec_rel_err_real\":%.5f,"
                "\"next_token_agreement\":%.5f,\"loglik_delta\":%.6f,\"next_token_kl\":%.6f,"
                "\"seqs\":%d}\n",
-               spec, o->group, 8 * bytes / count, sqrt(num / den), mv_rand / nmv, mv_real / nmv,
-               e.agree, e.lld, e.kl, b->nseq);
+               spec, o->group, whole_rows, 8 * bytes / count, sqrt(num / den), mv_rand / nmv,
+               mv_real / nmv, e.agree, e.lld, e.kl, b->nseq);
     else
         printf("weights %-24s group %-4u b/w %6.3f  frob %.4f  matvec rand %.4f real %.4f  "
                "agree %.4f  ll %+.5f  kl %.5f\n",
@@ -669,7 +686,9 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: vqdb kv-bench --model FILE --tokenizer FILE [--kv-data DIR]\n"
             "         --key SPEC --value SPEC [--key SPEC --value SPEC ...]\n"
-            "         [--window N] [--key-outliers N] [--value-outliers N] [--joint] [--center]\n"
+            "         [--window N [--window-flush] [--window-keys-only]] [--key-outliers N] "
+            "[--value-outliers N] "
+            "[--joint] [--center]\n"
             "         [--seqs N (64)] [--attn-seqs N (16)] [--calib N (4)] [--reps N (31, 0 = no "
             "timing)]\n"
             "         [--json]\n"
@@ -758,6 +777,10 @@ int vq_cmd_kv_bench(int argc, char **argv) {
             o.synthetic = v;
         } else if (!strcmp(a, "--center")) {
             o.center = 1;
+        } else if (!strcmp(a, "--window-flush")) {
+            o.window_flush = 1;
+        } else if (!strcmp(a, "--window-keys-only")) {
+            o.window_keys = 1;
         } else if (!strcmp(a, "--joint")) {
             o.joint = 1;
         } else if (!strcmp(a, "--json")) {

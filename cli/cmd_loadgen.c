@@ -2,7 +2,9 @@
  * concurrency level, that many threads each issue calls back to back for the duration;
  * a fraction (--upsert-ratio) are Upserts of query-file vectors under fresh ids, the rest
  * Searches. Prints one JSON line per level: QPS, latency percentiles of successful calls,
- * and error counts by gRPC status. */
+ * and error counts by gRPC status. With --verify, every acknowledged Upsert's id is read back
+ * with Get after the level ends (with its vector, compared bit for bit), and the line also
+ * reports acked / lost / mismatched writes. */
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -22,6 +24,7 @@ typedef struct lg {
     const vq_matrix *q;
     unsigned k, ef;
     double duration, upsert_ratio, timeout;
+    int verify;
     atomic_uint_fast64_t next_id;
 } lg;
 
@@ -31,6 +34,8 @@ typedef struct worker {
     double *lat;
     size_t n_lat, cap;
     uint64_t searches, upserts, errors_by_status[17], other_errors;
+    uint64_t *acked; /* --verify: (id, query row) pairs of acknowledged upserts */
+    size_t n_acked, cap_acked;
 } worker;
 
 static int pack_search(const lg *g, size_t row, uint8_t **buf, size_t *len) {
@@ -49,13 +54,13 @@ static int pack_search(const lg *g, size_t row, uint8_t **buf, size_t *len) {
     return VQ_OK;
 }
 
-static int pack_upsert(lg *g, size_t row, uint8_t **buf, size_t *len) {
+static int pack_upsert(lg *g, size_t row, uint8_t **buf, size_t *len, uint64_t *idp) {
     Vqdb__V1__UpsertRequest r = VQDB__V1__UPSERT_REQUEST__INIT;
     Vqdb__V1__Point p = VQDB__V1__POINT__INIT;
     Vqdb__V1__Id id = VQDB__V1__ID__INIT;
     Vqdb__V1__Point *pp = &p;
     id.kind_case = VQDB__V1__ID__KIND_NUM;
-    id.num = atomic_fetch_add(&g->next_id, 1);
+    id.num = *idp = atomic_fetch_add(&g->next_id, 1);
     p.id = &id;
     p.n_vector = g->q->d;
     p.vector = g->q->data + row * g->q->d;
@@ -78,7 +83,8 @@ static void *run_worker(void *arg) {
         int upsert = g->upsert_ratio > 0 && (double)rand_r(&w->seed) / RAND_MAX < g->upsert_ratio;
         uint8_t *req, *resp;
         size_t len, rlen;
-        if ((upsert ? pack_upsert(g, row, &req, &len) : pack_search(g, row, &req, &len)) < 0) {
+        uint64_t id = 0;
+        if ((upsert ? pack_upsert(g, row, &req, &len, &id) : pack_search(g, row, &req, &len)) < 0) {
             w->other_errors++;
             break;
         }
@@ -98,6 +104,20 @@ static void *run_worker(void *arg) {
         if (status != 0) {
             w->errors_by_status[status >= 0 && status < 17 ? status : 2]++;
             continue;
+        }
+        if (upsert && g->verify) {
+            if (w->n_acked + 2 > w->cap_acked) {
+                size_t nc = w->cap_acked ? w->cap_acked * 2 : 4096;
+                uint64_t *na = realloc(w->acked, nc * sizeof *na);
+                if (!na) {
+                    w->other_errors++;
+                    break;
+                }
+                w->acked = na;
+                w->cap_acked = nc;
+            }
+            w->acked[w->n_acked++] = id;
+            w->acked[w->n_acked++] = row;
         }
         if (upsert)
             w->upserts++;
@@ -126,10 +146,66 @@ static double pct(const double *v, size_t n, double p) {
     return v[i < n ? i : n - 1];
 }
 
+/* Reads back acknowledged upserts (pairs of id, query row) with Get in batches; counts ids
+ * that are missing and ids whose stored vector differs from the one sent. */
+static int verify_acked(lg *g, const uint64_t *acked, size_t n, uint64_t *lost,
+                        uint64_t *mismatched) {
+    *lost = *mismatched = 0;
+    enum { B = 1000 };
+    Vqdb__V1__Id ids[B], *ptrs[B];
+    for (size_t at = 0; at < n; at += B) {
+        size_t m = n - at < B ? n - at : B;
+        Vqdb__V1__GetRequest r = VQDB__V1__GET_REQUEST__INIT;
+        for (size_t i = 0; i < m; i++) {
+            vqdb__v1__id__init(&ids[i]);
+            ids[i].kind_case = VQDB__V1__ID__KIND_NUM;
+            ids[i].num = acked[2 * (at + i)];
+            ptrs[i] = &ids[i];
+        }
+        r.collection = (char *)g->collection;
+        r.n_ids = m;
+        r.ids = ptrs;
+        r.with_vectors = 1;
+        size_t len = vqdb__v1__get_request__get_packed_size(&r), rlen;
+        uint8_t *req = vq_malloc(len + 1), *resp = NULL;
+        if (!req) return VQ_ENOMEM;
+        vqdb__v1__get_request__pack(&r, req);
+        int status;
+        char details[256];
+        int rc = vqr_client_call(g->client, "/vqdb.v1.VectorDB/Get", req, len, 60, &resp, &rlen,
+                                 &status, details, sizeof details);
+        vq_free(req);
+        if (rc < 0 || status != 0) {
+            vq_free(resp);
+            fprintf(stderr, "vqdb loadgen: verify Get failed: status %d %s\n", status, details);
+            return VQ_EIO;
+        }
+        Vqdb__V1__GetResponse *out = vqdb__v1__get_response__unpack(NULL, rlen, resp);
+        vq_free(resp);
+        if (!out) return VQ_ECORRUPT;
+        /* points come in request order with missing ids omitted */
+        size_t j = 0;
+        for (size_t i = 0; i < m; i++) {
+            const Vqdb__V1__Point *p = j < out->n_points ? out->points[j] : NULL;
+            if (!p || !p->id || p->id->num != ids[i].num) {
+                (*lost)++;
+                continue;
+            }
+            j++;
+            const float *want = g->q->data + acked[2 * (at + i) + 1] * g->q->d;
+            if (p->n_vector != g->q->d || memcmp(p->vector, want, g->q->d * sizeof(float)))
+                (*mismatched)++;
+        }
+        vqdb__v1__get_response__free_unpacked(out, NULL);
+    }
+    return VQ_OK;
+}
+
 static void usage(void) {
     fprintf(stderr, "usage: vqdb loadgen --target HOST:PORT --collection C --queries FILE\n"
                     "         [--concurrency 1,8,32,64] [--duration 30s] [-k 10] [--ef N]\n"
-                    "         [--upsert-ratio R] [--id-base N] [--token-file F] [--timeout S]\n");
+                    "         [--upsert-ratio R] [--id-base N] [--token-file F] [--timeout S]\n"
+                    "         [--verify]\n");
 }
 
 int vq_cmd_loadgen(int argc, char **argv) {
@@ -141,11 +217,19 @@ int vq_cmd_loadgen(int argc, char **argv) {
     g.duration = 30;
     g.timeout = 10;
     uint64_t id_base = 1ull << 40;
-    static const struct option opts[] = {
-        {"target", 1, 0, 't'},       {"collection", 1, 0, 'c'}, {"queries", 1, 0, 'q'},
-        {"concurrency", 1, 0, 'n'},  {"duration", 1, 0, 'd'},   {"ef", 1, 0, 'e'},
-        {"upsert-ratio", 1, 0, 'u'}, {"id-base", 1, 0, 'i'},    {"token-file", 1, 0, 'f'},
-        {"timeout", 1, 0, 'o'},      {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+    static const struct option opts[] = {{"target", 1, 0, 't'},
+                                         {"collection", 1, 0, 'c'},
+                                         {"queries", 1, 0, 'q'},
+                                         {"concurrency", 1, 0, 'n'},
+                                         {"duration", 1, 0, 'd'},
+                                         {"ef", 1, 0, 'e'},
+                                         {"upsert-ratio", 1, 0, 'u'},
+                                         {"id-base", 1, 0, 'i'},
+                                         {"token-file", 1, 0, 'f'},
+                                         {"timeout", 1, 0, 'o'},
+                                         {"help", 0, 0, 'h'},
+                                         {"verify", 0, 0, 'V'},
+                                         {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
@@ -182,6 +266,9 @@ int vq_cmd_loadgen(int argc, char **argv) {
             break;
         case 'o':
             g.timeout = strtod(optarg, NULL);
+            break;
+        case 'V':
+            g.verify = 1;
             break;
         default:
             usage();
@@ -285,7 +372,26 @@ int vq_cmd_loadgen(int argc, char **argv) {
                 first = 0;
             }
         if (other) printf("%s\"transport\":%llu", first ? "" : ",", (unsigned long long)other);
-        printf("}}\n");
+        printf("}");
+        if (g.verify) {
+            size_t na = 0;
+            for (unsigned i = 0; i < c; i++) na += ws[i].n_acked;
+            uint64_t *acked = malloc((na ? na : 1) * sizeof *acked), lost = 0, mism = 0;
+            size_t at = 0;
+            for (unsigned i = 0; acked && i < c; i++) {
+                memcpy(acked + at, ws[i].acked, ws[i].n_acked * sizeof *acked);
+                at += ws[i].n_acked;
+            }
+            int vrc = acked ? verify_acked(&g, acked, na / 2, &lost, &mism) : VQ_ENOMEM;
+            if (vrc < 0) status = 1;
+            printf(",\"acked_upserts\":%zu,\"verified\":%s,\"lost\":%llu,\"mismatched\":%llu",
+                   na / 2, vrc < 0 ? "false" : "true", (unsigned long long)lost,
+                   (unsigned long long)mism);
+            if (lost || mism) status = 1;
+            free(acked);
+        }
+        for (unsigned i = 0; i < c; i++) free(ws[i].acked);
+        printf("}\n");
         fflush(stdout);
         free(all);
         free(ws);

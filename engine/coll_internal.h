@@ -195,6 +195,16 @@ struct vqe_collection {
     double load_seconds;
     char index_path[4200];
     int dropped;
+    /* maint.c: maintenance (rebuild, compaction) and its background thread */
+    pthread_mutex_t mmu; /* one maintenance operation at a time; only it swaps c->index */
+    pthread_mutex_t mtx; /* the fields below */
+    pthread_cond_t mcv;
+    pthread_t maint_thread;
+    int maint_on, maint_stop;
+    vqe_maint_params maint;
+    uint64_t n_compactions, n_rebuilds;
+    int last_error;
+    double last_seconds;
     struct vqe__graph *graph; /* links and the kNN overlay cache (graph.c) */
 };
 
@@ -229,6 +239,12 @@ void vqe__state_encode(uint8_t out[12], uint64_t counter, uint32_t next_iid);
 /* write.c: marks group-mode writes pending for the db's syncer. */
 int vqe__group_start(vqe_db *db, unsigned ms, vq_err *err);
 void vqe__group_stop(vqe_db *db);
+/* maint.c: init (first thing after allocation), start (after the load), stop (joins the
+ * thread; idempotent), destroy (stops, then frees the sync objects). */
+void vqe__maint_init(vqe_collection *c);
+int vqe__maint_start(vqe_collection *c, vq_err *err);
+void vqe__maint_stop(vqe_collection *c);
+void vqe__maint_destroy(vqe_collection *c);
 /* postings.c: a text or sparse field's postings record (format at the top of postings.c).
  * text_postings tokenizes a text into its record; sparse_postings validates (field names
  * the value in errors), sorts by index and encodes; postings_apply decodes a record (from a

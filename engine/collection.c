@@ -118,6 +118,7 @@ fail:
 
 void vqe__collection_free(vqe_collection *c) {
     if (!c) return;
+    vqe__maint_destroy(c); /* joins the maintenance thread before anything is freed */
     vq_free(c->vecs);
     if (c->live) roaring_bitmap_free(c->live);
     vqe__hmap_free(&c->ids, NULL);
@@ -200,6 +201,7 @@ void vqe_db_close(vqe_db *db) {
     vqe__group_stop(db);
     for (size_t i = 0; i < db->n_open; i++) {
         vqe_collection *c = db->open[i];
+        vqe__maint_stop(c); /* no swap may race the save below */
         if (!vqe__store_read_only(db->st) && c->saved_counter != c->write_counter) {
             /* the index changed since it was loaded (or was rebuilt): save it so that a
              * clean restart reloads it; a failure only costs a rebuild next time */
@@ -521,56 +523,7 @@ static int index_build(vqe_collection *c, vqi_index **out, vq_err *err) {
 }
 #endif
 
-int vqe_rebuild(vqe_collection *c, vq_err *err) {
-    VQ_FAIL_IF(!c, VQ_EINVAL, err, "collection", "NULL argument");
-#if VQE_HAVE_INDEX
-    /* Writers wait on wmu; searches keep using the old index (they only read vecs and live,
-     * which only writers change) until the swap, which takes the exclusive lock briefly. */
-    pthread_mutex_lock(&c->wmu);
-    vqi_index *idx = NULL, *old;
-    int rc = index_build(c, &idx, err);
-    if (!rc) {
-        pthread_rwlock_wrlock(&c->lock);
-        old = c->index;
-        c->index = idx;
-        /* pooled searchers belong to the old index; no search is in flight here */
-        pthread_mutex_lock(&c->pmu);
-        for (int i = 0; i < c->n_pool; i++) vqi_searcher_free(c->pool[i]);
-        c->n_pool = 0;
-        pthread_mutex_unlock(&c->pmu);
-        c->index_loaded = 0;
-        c->saved_counter = UINT64_MAX;
-        pthread_rwlock_unlock(&c->lock);
-        vqi_index_free(old);
-        if (!vqe__store_read_only(c->db->st)) {
-            vq_err e;
-            if (!vqe__index_save(c, c->index_path, &e)) c->saved_counter = c->write_counter;
-        }
-    }
-    pthread_mutex_unlock(&c->wmu);
-    return rc;
-#else
-    return vq_err_set(err, VQ_EUNSUPPORTED, "index", "index/ is not built: nothing to rebuild");
-#endif
-}
-
-int vqe_compact(vqe_collection *c, vq_err *err) {
-    VQ_FAIL_IF(!c, VQ_EINVAL, err, "collection", "NULL argument");
-#if VQE_HAVE_INDEX
-    pthread_mutex_lock(&c->wmu); /* index/ allows one writer; searches continue */
-    int rc = vqi_index_compact(c->index, err);
-    /* the impact lists drop the postings of dead records (exclusive: searches read them) */
-    pthread_rwlock_wrlock(&c->lock);
-    for (unsigned f = 0; !rc && f < c->schema.n_fields; f++)
-        if (c->impact[f]) rc = vqe_impact_compact(c->impact[f], err);
-    pthread_rwlock_unlock(&c->lock);
-    if (!rc) c->saved_counter = UINT64_MAX; /* the file no longer matches memory */
-    pthread_mutex_unlock(&c->wmu);
-    return rc;
-#else
-    return vq_err_set(err, VQ_EUNSUPPORTED, "index", "index/ is not built: nothing to compact");
-#endif
-}
+/* vqe_rebuild, vqe_compact: maint.c */
 
 int vqe__collection_load(vqe_db *db, const char *name, vqe_collection **out, vq_err *err) {
     double t0 = vq_now();
@@ -583,6 +536,7 @@ int vqe__collection_load(vqe_db *db, const char *name, vqe_collection **out, vq_
     pthread_rwlock_init(&c->lock, NULL);
     pthread_mutex_init(&c->wmu, NULL);
     pthread_mutex_init(&c->pmu, NULL);
+    vqe__maint_init(c);
     load_ctx L = {.c = c, .err = err};
     uint8_t k[16];
     size_t kl;
@@ -690,6 +644,10 @@ int vqe_collection_open(vqe_db *db, const char *name, vqe_collection **out, vq_e
     if ((rc = vqe__collection_load(db, name, &c, err))) goto out;
     if (c->schema.durability == VQE_DURABLE_GROUP && !vqe__store_read_only(db->st) &&
         (rc = vqe__group_start(db, c->schema.group_ms, err))) {
+        vqe__collection_free(c);
+        goto out;
+    }
+    if ((rc = vqe__maint_start(c, err))) {
         vqe__collection_free(c);
         goto out;
     }

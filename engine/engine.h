@@ -215,7 +215,7 @@ typedef struct vqe_search_params {
     unsigned ef;              /* index search effort (0: index default, raised to >= k) */
     const vqe_filter *filter; /* NULL: no filter; must be bound (vqe_filter_bind) */
     /* Filtered searches whose allowed set has at most this many ids scan them exactly.
-     * 0 = the planner's cost model (plan.c): exact when matches <= sqrt(48 * ef * live). */
+     * 0 = the planner's cost model (plan.c): exact when matches <= sqrt(86 * ef * live). */
     size_t exact_threshold;
     int force_plan; /* 0 auto, 1 exact scan of the allowed ids, 2 index search */
 } vqe_search_params;
@@ -236,7 +236,7 @@ typedef struct vqe_explain {
     size_t threshold;      /* exact_threshold in force */
     unsigned ef;           /* ef used by the index search */
     double est_cost_exact; /* distance computations: matches */
-    double est_cost_index; /* distance computations, estimated: 48 * ef / selectivity */
+    double est_cost_index; /* estimated: 86 * ef / selectivity (plan.c) */
     double filter_ms, search_ms;
     char filter_text[512]; /* the bound filter, printed back */
     char index_impl[64];
@@ -261,12 +261,56 @@ const char *vqe_id_str(const vqe_id *id, char *buf, size_t cap);
 
 /* ---- index maintenance ---- */
 /* Builds a new index from the stored vectors beside the old one and swaps it in. Searches
- * continue on the old index meanwhile (the swap takes the exclusive lock for a pointer
- * exchange); writes to this collection wait until the swap. Saves the new index file. */
+ * and writes continue on the old index meanwhile (the swap takes the exclusive lock for a
+ * pointer exchange); writes made during the build are in the new index. Saves the new index
+ * file. */
 int vqe_rebuild(vqe_collection *c, vq_err *err);
-/* Reclaims deleted entries inside the index (index/'s compaction: HNSW re-links the
- * neighbours of deleted nodes). Searches continue; writes wait. */
+/* Reclaims deleted entries (index/'s compaction: HNSW re-links the neighbours of deleted
+ * nodes) on a copy of the index beside the serving one, then swaps it in like a rebuild:
+ * searches and writes continue. The background thread (below) calls the same. */
 int vqe_compact(vqe_collection *c, vq_err *err);
+
+/* Rebuild with options: a new index SPEC (NULL: keep the collection's; the new SPEC is
+ * recorded in the schema) and the threads index/ uses to build it. The new index is built
+ * beside the serving one from the stored vectors while searches AND writes continue; writes
+ * that arrive meanwhile are carried over (maint.c: catch-up by set difference, the last
+ * small delta under the writer mutex), then the index is swapped in with a pointer
+ * exchange. vqe_rebuild(c) = vqe_rebuild_with(c, NULL). */
+#define VQE_REBUILD_THREADS_MAX 256u
+typedef struct vqe_rebuild_params {
+    const char *index_spec; /* NULL: the current SPEC */
+    unsigned threads;       /* 0 or 1: the calling thread only */
+} vqe_rebuild_params;
+void vqe_rebuild_params_default(vqe_rebuild_params *p);
+int vqe_rebuild_with(vqe_collection *c, const vqe_rebuild_params *p, vq_err *err);
+
+/* Background maintenance: every writable open collection has a thread that wakes every
+ * interval_ms and compacts (as vqe_compact: a compacted copy beside the serving index,
+ * caught up and swapped in; searches and writes continue) when the index's deleted entries
+ * reach compact_fraction of all its entries. compact_fraction 0 disables it. */
+#define VQE_COMPACT_FRACTION_DEFAULT 0.2
+#define VQE_MAINT_MS_DEFAULT 1000u
+#define VQE_MAINT_MS_MIN 1u
+#define VQE_MAINT_MS_MAX 3600000u
+typedef struct vqe_maint_params {
+    double compact_fraction; /* 0..1 */
+    unsigned interval_ms;    /* VQE_MAINT_MS_MIN..MAX */
+} vqe_maint_params;
+void vqe_maint_params_default(vqe_maint_params *p);
+int vqe_maint_set(vqe_collection *c, const vqe_maint_params *p, vq_err *err);
+
+typedef struct vqe_maint_info {
+    vqe_maint_params params;
+    int background;          /* 1: the maintenance thread runs (not for read-only dbs) */
+    uint64_t compactions;    /* completed, background and explicit */
+    uint64_t rebuilds;       /* completed */
+    int last_error;          /* status of the last maintenance operation */
+    double last_seconds;     /* its duration */
+    uint64_t index_live;     /* entries of the serving index */
+    uint64_t index_deleted;  /* tombstones not yet reclaimed */
+    double deleted_fraction; /* index_deleted / (index_live + index_deleted) */
+} vqe_maint_info;
+void vqe_maint_info_get(vqe_collection *c, vqe_maint_info *out);
 
 /* ---- snapshots ---- */
 /* Writes a consistent copy of the collection into out_dir (must not exist): a RocksDB

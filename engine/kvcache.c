@@ -6,7 +6,9 @@
  * channels to the side's quantizer (or KIVI). Keys are stored in the quantizer's packed
  * layout so vq_quant_score runs over them directly; for block quantizers (fast-scan PQ) the
  * unfinished block is re-packed from a row-major staging copy at each append. Values are
- * stored row-major and decoded VQE_KV_DECODE_BLOCK tokens at a time.
+ * stored row-major and summed with the softmax weights by vq_quant_decode_wsum (KIVI values:
+ * decoded VQE_KV_DECODE_BLOCK tokens at a time). window_flush compresses a full window at
+ * once (nc = n - n mod window); window_keys_only compresses values at append.
  */
 #include "kvcache.h"
 
@@ -52,6 +54,7 @@ struct vqe_kv {
     float scale;
     size_t sc_cap;
     float *sc, *dec, *gq, *tmp, *qf;
+    float *ws; /* (n_query_heads / S) * D: weighted value sums, one row per query head */
 };
 
 vqe_kv_params vqe_kv_params_default(void) {
@@ -94,6 +97,7 @@ void vqe_kv_free(vqe_kv *kv) {
     vq_free(kv->gq);
     vq_free(kv->tmp);
     vq_free(kv->qf);
+    vq_free(kv->ws);
     vq_free(kv);
 }
 
@@ -155,6 +159,9 @@ int vqe_kv_new(const vqe_kv_params *p, vqe_kv **out, vq_err *err) {
                "n_query_heads", "n_query_heads %u is not a multiple of n_heads %u", nq, p->n_heads);
     VQ_FAIL_IF(p->window > VQE_KV_WINDOW_MAX, VQ_EINVAL, err, "window", "window %u > %u", p->window,
                VQE_KV_WINDOW_MAX);
+    VQ_FAIL_IF(p->window_flush > 1, VQ_EINVAL, err, "window_flush", "window_flush must be 0 or 1");
+    VQ_FAIL_IF(p->window_keys_only > 1, VQ_EINVAL, err, "window_keys_only",
+               "window_keys_only must be 0 or 1");
     unsigned S = p->joint_heads ? 1 : p->n_heads,
              D = p->joint_heads ? p->n_heads * p->head_dim : p->head_dim;
     VQ_FAIL_IF(D > VQE_KV_HEAD_DIM_MAX, VQ_EINVAL, err, "joint_heads",
@@ -187,8 +194,9 @@ int vqe_kv_new(const vqe_kv_params *p, vqe_kv **out, vq_err *err) {
     kv->gq = vq_malloc(hd * sizeof(float));
     kv->tmp = vq_malloc(hd * sizeof(float));
     kv->qf = vq_calloc(hd, sizeof(float));
+    kv->ws = vq_malloc((size_t)(nq / S) * hd * sizeof(float));
     int rc = VQ_OK;
-    if (!kv->h || !kv->n || !kv->ready || !kv->dec || !kv->gq || !kv->tmp || !kv->qf) {
+    if (!kv->h || !kv->n || !kv->ready || !kv->dec || !kv->gq || !kv->tmp || !kv->qf || !kv->ws) {
         rc = vq_err_set(err, VQ_ENOMEM, "kv", "out of memory");
         goto fail;
     }
@@ -370,7 +378,12 @@ static int side_push(side *s, size_t t, const float *x, float *tmp, vq_err *err)
 }
 
 static size_t n_compressed(const vqe_kv *kv, size_t n) {
+    if (kv->p.window_flush && kv->p.window) return n / kv->p.window * kv->p.window;
     return n > kv->p.window ? n - kv->p.window : 0;
+}
+/* Values compressed: all of them when the window holds keys only. */
+static size_t n_compressed_v(const vqe_kv *kv, size_t n) {
+    return kv->p.window_keys_only ? n : n_compressed(kv, n);
 }
 
 int vqe_kv_append(vqe_kv *kv, unsigned layer, const float *key, const float *value, vq_err *err) {
@@ -401,12 +414,24 @@ int vqe_kv_append(vqe_kv *kv, unsigned layer, const float *key, const float *val
             continue;
         }
         size_t slot = n % W;
+        if (kv->p.window_keys_only) VQ_TRY(side_push(&hh->v, n, v, kv->tmp, err));
+        int wv = !kv->p.window_keys_only;
+        if (kv->p.window_flush) { /* slot i holds token n + 1 - W + i once the group is full */
+            memcpy(hh->wk + slot * hd, k, hd * sizeof(float));
+            if (wv) memcpy(hh->wv + slot * hd, v, hd * sizeof(float));
+            if (slot + 1 < W) continue;
+            for (size_t i = 0; i < W; i++) {
+                VQ_TRY(side_push(&hh->k, n + 1 - W + i, hh->wk + i * hd, kv->tmp, err));
+                if (wv) VQ_TRY(side_push(&hh->v, n + 1 - W + i, hh->wv + i * hd, kv->tmp, err));
+            }
+            continue;
+        }
         if (n >= W) { /* token n - W leaves the window */
             VQ_TRY(side_push(&hh->k, n - W, hh->wk + slot * hd, kv->tmp, err));
-            VQ_TRY(side_push(&hh->v, n - W, hh->wv + slot * hd, kv->tmp, err));
+            if (wv) VQ_TRY(side_push(&hh->v, n - W, hh->wv + slot * hd, kv->tmp, err));
         }
         memcpy(hh->wk + slot * hd, k, hd * sizeof(float));
-        memcpy(hh->wv + slot * hd, v, hd * sizeof(float));
+        if (wv) memcpy(hh->wv + slot * hd, v, hd * sizeof(float));
     }
     kv->n[layer] = n + 1;
     return VQ_OK;
@@ -424,7 +449,7 @@ static int attend_core(vqe_kv *kv, unsigned layer, head *hh, unsigned nh, const 
                        const float *const *qs, float *const *outs, float *logits, float *probs,
                        vq_err *err) {
     unsigned hd = kv->D, W = kv->p.window, ohd = kv->p.head_dim;
-    size_t n = kv->n[layer], nc = n_compressed(kv, n);
+    size_t n = kv->n[layer], nc = n_compressed(kv, n), ncv = n_compressed_v(kv, n);
     for (unsigned j = 0; j < nh; j++) memset(outs[j], 0, ohd * sizeof(float));
     if (n == 0) return VQ_OK;
     side *ks = &hh->k, *vs = &hh->v;
@@ -482,16 +507,38 @@ static int attend_core(vqe_kv *kv, unsigned layer, head *hh, unsigned nh, const 
         for (size_t t = 0; t < n; t++) sc[t] *= inv;
         if (probs) memcpy(probs, sc, n * sizeof(float));
     }
-    /* Values: decode a block of tokens into scratch once, accumulate for every query. */
-    for (size_t t0 = 0; t0 < nc; t0 += VQE_KV_DECODE_BLOCK) {
-        size_t m = nc - t0 < VQE_KV_DECODE_BLOCK ? nc - t0 : VQE_KV_DECODE_BLOCK;
-        if (vs->kivi) {
-            for (size_t i = 0; i < m; i++)
-                vqe__kivi_value_decode(&vs->ks, vs->qd, vs->codes + (t0 + i) * vs->code_size,
-                                       kv->dec + i * vs->qd);
-        } else {
-            VQ_TRY(vq_quant_decode(vs->qz, m, vs->codes + t0 * vs->code_size, kv->dec, err));
+    /* Values through a quantizer: its weighted-sum decode (tq sums in the rotated domain and
+     * rotates back once per query head), then the exact outlier channels. */
+    if (ncv && vs->qz) {
+        VQ_TRY(vq_quant_decode_wsum(vs->qz, ncv, vs->codes, nh, kv->sc, kv->sc_cap, kv->ws, err));
+        for (unsigned j = 0; j < nh; j++) {
+            const float *sc = kv->sc + (size_t)j * kv->sc_cap, *wsj = kv->ws + (size_t)j * vs->qd;
+            float *out = outs[j];
+            unsigned o0 = off[j], end = o0 + ohd;
+            if (vs->o == 0) {
+                for (unsigned c = 0; c < ohd; c++) out[c] += wsj[o0 + c];
+                continue;
+            }
+            for (unsigned c = 0; c < vs->qd; c++) {
+                unsigned ch = vs->iidx[c];
+                if (ch >= o0 && ch < end) out[ch - o0] += wsj[c];
+            }
+            for (unsigned o = 0; o < vs->o; o++) {
+                unsigned ch = vs->oidx[o];
+                if (ch < o0 || ch >= end) continue;
+                float a = 0;
+                for (size_t t = 0; t < ncv; t++)
+                    a += sc[t] * vq__f16_to_f32(vs->outl[t * vs->o + o]);
+                out[ch - o0] += a;
+            }
         }
+    }
+    /* KIVI values: decode a block of tokens into scratch once, accumulate for every query. */
+    for (size_t t0 = 0; vs->kivi && t0 < ncv; t0 += VQE_KV_DECODE_BLOCK) {
+        size_t m = ncv - t0 < VQE_KV_DECODE_BLOCK ? ncv - t0 : VQE_KV_DECODE_BLOCK;
+        for (size_t i = 0; i < m; i++)
+            vqe__kivi_value_decode(&vs->ks, vs->qd, vs->codes + (t0 + i) * vs->code_size,
+                                   kv->dec + i * vs->qd);
         for (unsigned j = 0; j < nh; j++) {
             const float *sc = kv->sc + (size_t)j * kv->sc_cap;
             float *out = outs[j];
@@ -517,12 +564,12 @@ static int attend_core(vqe_kv *kv, unsigned layer, head *hh, unsigned nh, const 
     }
     for (unsigned j = 0; j < nh; j++) {
         const float *sc = kv->sc + (size_t)j * kv->sc_cap;
-        if (vs->mu && nc) { /* the mean removed before coding, weighted by sum_t<nc p_t */
+        if (vs->mu && ncv) { /* the mean removed before coding, weighted by sum_t<ncv p_t */
             double ps = 0;
-            for (size_t t = 0; t < nc; t++) ps += sc[t];
+            for (size_t t = 0; t < ncv; t++) ps += sc[t];
             for (unsigned c = 0; c < ohd; c++) outs[j][c] += (float)ps * vs->mu[off[j] + c];
         }
-        for (size_t t = nc; t < n; t++) {
+        for (size_t t = ncv; t < n; t++) {
             const float *v = hh->wv + (t % W) * hd + off[j];
             float a = sc[t];
             for (unsigned c = 0; c < ohd; c++) outs[j][c] += a * v[c];
@@ -569,16 +616,16 @@ int vqe_kv_reconstruct(const vqe_kv *kv, unsigned layer, unsigned head_i, size_t
     unsigned hd = kv->D, W = kv->p.window, ohd = kv->p.head_dim;
     unsigned off = kv->p.joint_heads ? head_i * ohd : 0;
     const head *hh = &kv->h[(size_t)layer * kv->S + (kv->p.joint_heads ? 0 : head_i)];
-    if (t >= nc) {
-        if (key) memcpy(key, hh->wk + (t % W) * hd + off, ohd * sizeof(float));
-        if (value) memcpy(value, hh->wv + (t % W) * hd + off, ohd * sizeof(float));
-        return VQ_OK;
-    }
+    size_t ncv = n_compressed_v(kv, n);
     float tmp[VQE_KV_HEAD_DIM_MAX], full[VQE_KV_HEAD_DIM_MAX];
     for (int sd = 0; sd < 2; sd++) {
         const side *s = sd ? &hh->v : &hh->k;
         float *x = sd ? value : key;
         if (!x) continue;
+        if (t >= (sd ? ncv : nc)) { /* in the fp32 window */
+            memcpy(x, (sd ? hh->wv : hh->wk) + (t % W) * hd + off, ohd * sizeof(float));
+            continue;
+        }
         if (s->kk) {
             vqe__kivi_keys_decode(s->kk, t, tmp);
         } else if (s->kivi) {
@@ -617,12 +664,13 @@ void vqe_kv_stats_get(const vqe_kv *kv, vqe_kv_stats *st) {
     size_t positions = 0;
     for (unsigned l = 0; l < kv->p.n_layers; l++) {
         size_t n = kv->n[l], nc = n_compressed(kv, n), nw = n - nc;
+        size_t ncv = n_compressed_v(kv, n), nwv = n - ncv;
         st->tokens += n;
         if (n > positions) positions = n;
         for (unsigned h = 0; h < kv->S; h++) {
             const head *hh = &kv->h[(size_t)l * kv->S + h];
             st->key_bytes += side_bytes(&hh->k, nc) + nw * hd * sizeof(float);
-            st->value_bytes += side_bytes(&hh->v, nc) + nw * hd * sizeof(float);
+            st->value_bytes += side_bytes(&hh->v, ncv) + nwv * hd * sizeof(float);
             if (hh->k.qz) st->state_bytes += vq_quant_state_bytes(hh->k.qz);
             if (hh->k.mu) st->state_bytes += 2 * hd * sizeof(float);
             if (hh->v.qz) st->state_bytes += vq_quant_state_bytes(hh->v.qz);

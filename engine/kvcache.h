@@ -6,14 +6,17 @@
  * "fp16", "f32"...) or the KIVI-style integer baseline "kivi:bits=2|4[,group=G]" (kivi.h).
  * Options: centering (the calibration mean is subtracted before coding), joint quantization of a
  * layer's heads as one vector (joint_heads), a full-precision window of the most recent tokens
- * (fp32), and per head a few outlier channels kept in fp16 and left out of the quantized vector
- * (chosen on the calibration tokens by mean |x| per channel, as QJL and KIVI do for keys).
+ * (fp32; sliding, or flushed a group at a time as KIVI's residual), and per head a few outlier
+ * channels kept in fp16 and left out of the quantized vector (chosen on the calibration tokens by
+ * mean |x| per channel, as QJL and KIVI do for keys).
  *
  * Attention for one query head (vqe_kv_attend): scores q·k for the compressed tokens come
  * from the codes through vq_quant_score with the inner-product metric (the quantizers' SIMD
  * kernels, asymmetric: the query stays fp32), plus the exact outlier-channel and window
- * terms; softmax; then the weighted sum of values decoded block by block (32 tokens) into a
- * small scratch, so the fp32 cache is never materialized.
+ * terms; softmax; then the weighted sum of values through vq_quant_decode_wsum (TurboQuant
+ * sums in its rotated domain and rotates back once per query head; other quantizers decode
+ * 32 tokens at a time into a small scratch; KIVI values likewise), so the fp32 cache is
+ * never materialized.
  *
  * Bits accounting (vqe_kv_stats): every stored byte per token — codes with their norms,
  * scales and zero points, KIVI's fp32 residual group, outlier channels, the fp32 window —
@@ -66,6 +69,14 @@ typedef struct vqe_kv_params {
      * logits), and the value mean comes back as mu · sum_t p_t. Costs no per-token bits.
      * Requires vqe_kv_calibrate. */
     unsigned center;
+    /* 1: the window is KIVI's residual group instead of a sliding window: the last
+     * n mod window tokens stay fp32 and a full group of `window` tokens is compressed at
+     * once, so at multiples of `window` tokens nothing is held in fp32. KIVI keys do this
+     * with their own group; this applies the same rule to any spec. 0: sliding window. */
+    unsigned window_flush;
+    /* 1: the window holds keys only (as KIVI's residual does); values are compressed at
+     * append. 0: keys and values. */
+    unsigned window_keys_only;
 } vqe_kv_params;
 
 vqe_kv_params vqe_kv_params_default(void);

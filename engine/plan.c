@@ -5,10 +5,10 @@
  * 2. m == 0: nothing to do. Otherwise a cost model picks the cheaper plan: the exact scan
  *    of the allowed ids over the full-precision vectors costs m distance computations
  *    (recall 1); a filtered graph search costs about VQE_COST_PER_EF * ef / s of them
- *    (the unfiltered beam's cost, ~VQE_COST_PER_EF * ef, measured in bench/results/engine.md,
+ *    (calibrated on filtered searches, see the constant; bench/results/eng2.md,
  *    divided by the selectivity s = m / live, because only a fraction s of the nodes the
  *    traversal scores count towards the result). So the scan wins when m <= sqrt(
- *    VQE_COST_PER_EF * ef * live), e.g. ~ 56k of 1M at ef 64. A caller's exact_threshold
+ *    VQE_COST_PER_EF * ef * live), e.g. ~ 74k of 1M at ef 64. A caller's exact_threshold
  *    replaces the model (exact when m <= threshold). Otherwise the index searches with the bitmap
  * as its filter (HNSW traverses through disallowed nodes; IVF/flat check the bitmap while
  * scanning), with ef raised as the filter gets more selective: ef' = ef * min(VQE_EF_BOOST_MAX,
@@ -27,8 +27,14 @@
 
 #include "coll_internal.h"
 
-/* distance computations per unit of ef of one unfiltered HNSW search (calibrated) */
-#define VQE_COST_PER_EF 48.0
+/* Cost of a filtered HNSW search per unit of ef / selectivity, in units of one exact
+ * scan step over an allowed id (calibrated, bench/results/eng2.md): on the synthetic
+ * 1M x 128 set's first 100k rows a filtered traversal cost ~300 unfiltered-scan distance
+ * computations per unit of ef / s (50% and 10% filters alike), and scanning an allowed id
+ * of a filter bitmap ~3.5 of them (scattered ids, plus the bitmap walk). The earlier 48
+ * (the unfiltered beam's cost) chose the graph for 10% of 1M, where the exact scan of 100k
+ * ids is several times faster. */
+#define VQE_COST_PER_EF 86.0
 #define VQE_EF_BOOST_MAX 8.0
 
 void vqe_search_params_default(vqe_search_params *p) {

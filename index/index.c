@@ -343,6 +343,54 @@ int vqi_index_train(vqi_index *idx, size_t n, const float *x, vq_err *err) {
     return rc;
 }
 
+/* ---- ids ----
+ * Most indexes hold ids 0..n-1 in slot order (the CLI, the bench and the engine's dense
+ * internal ids): slots [0, ident) with id == slot need no hash entry, which saves the map's
+ * ~26 bytes per vector. Any other id goes to the map; compaction and load rebuild both. */
+
+static uint32_t id_slot(const vqi_index *idx, uint64_t id) {
+    if (id < idx->ident && !idx->deleted[id]) return (uint32_t)id;
+    return vq__idmap_get(&idx->map, id);
+}
+
+/* Map entries that putting ids[0..n) at slots slot0.. will need (ids NULL: first_id + i). */
+static size_t id_map_need(const vqi_index *idx, size_t slot0, size_t n, const uint64_t *ids,
+                          uint64_t first_id) {
+    size_t t = idx->ident, need = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id = ids ? ids[i] : first_id + i;
+        if (id == slot0 + i && slot0 + i == t)
+            t++;
+        else
+            need++;
+    }
+    return need;
+}
+
+static void id_put(vqi_index *idx, uint64_t id, uint32_t slot) {
+    if (id == slot && slot == idx->ident)
+        idx->ident++;
+    else
+        vq__idmap_put(&idx->map, id, slot);
+}
+
+static void id_del(vqi_index *idx, uint64_t id, uint32_t slot) {
+    if (!(id < idx->ident && id == slot)) vq__idmap_del(&idx->map, id);
+}
+
+/* Rebuilds ident and reserves the map for the live slots past the identity prefix of
+ * [0, n); the caller puts those. A tombstoned slot may sit inside the prefix: id_slot checks
+ * deleted[] first. -1 when out of memory. */
+static int id_rebuild(vqi_index *idx, size_t n) {
+    vq__idmap_free(&idx->map);
+    size_t t = 0;
+    while (t < n && idx->ext_ids[t] == t) t++;
+    size_t need = 0;
+    for (size_t i = t; i < n; i++) need += !idx->deleted[i];
+    idx->ident = t;
+    return vq__idmap_reserve(&idx->map, need) ? -1 : 0;
+}
+
 static int grow_slots(vqi_index *idx, size_t need, vq_err *err) {
     if (need <= idx->cap) return VQ_OK;
     size_t nc = idx->cap ? idx->cap : 1024;
@@ -385,7 +433,7 @@ int vqi_index_add(vqi_index *idx, size_t n, const float *x, const uint64_t *ids,
                                 "ids[%zu] is the reserved value "
                                 "UINT64_MAX",
                                 i);
-            } else if (vq__idmap_get(&idx->map, ids[i]) != UINT32_MAX) {
+            } else if (id_slot(idx, ids[i]) != UINT32_MAX) {
                 rc = vq_err_set(err, VQ_EEXIST, "ids", "ids[%zu] = %llu is already in the index", i,
                                 (unsigned long long)ids[i]);
             } else if (vq__idmap_get(&seen, ids[i]) != UINT32_MAX) {
@@ -400,7 +448,7 @@ int vqi_index_add(vqi_index *idx, size_t n, const float *x, const uint64_t *ids,
         vq__idmap_free(&seen);
     } else {
         for (size_t i = 0; rc == VQ_OK && i < n; i++)
-            if (vq__idmap_get(&idx->map, idx->next_seq + i) != UINT32_MAX)
+            if (id_slot(idx, idx->next_seq + i) != UINT32_MAX)
                 rc = vq_err_set(err, VQ_EEXIST, "ids",
                                 "sequential id %llu is already in the index (mixing explicit "
                                 "and sequential ids)",
@@ -430,7 +478,9 @@ int vqi_index_add(vqi_index *idx, size_t n, const float *x, const uint64_t *ids,
         pthread_rwlock_wrlock(&idx->lock);
         size_t slot0 = idx->n_slots;
         rc = grow_slots(idx, slot0 + c, err);
-        if (rc == VQ_OK && vq__idmap_reserve(&idx->map, c))
+        if (rc == VQ_OK &&
+            vq__idmap_reserve(
+                &idx->map, id_map_need(idx, slot0, c, ids ? ids + off : NULL, idx->next_seq + off)))
             rc = vq_err_set(err, VQ_ENOMEM, "add", "out of memory growing the id map");
         if (rc == VQ_OK) {
             const float *xc = x + off * idx->d;
@@ -444,7 +494,7 @@ int vqi_index_add(vqi_index *idx, size_t n, const float *x, const uint64_t *ids,
             rc = idx->ops->add(idx, slot0, c, xc, err);
             if (rc == VQ_OK) {
                 for (size_t i = 0; i < c; i++)
-                    vq__idmap_put(&idx->map, idx->ext_ids[slot0 + i], (uint32_t)(slot0 + i));
+                    id_put(idx, idx->ext_ids[slot0 + i], (uint32_t)(slot0 + i));
                 idx->n_slots = slot0 + c;
             }
         }
@@ -468,10 +518,10 @@ int vqi_index_remove(vqi_index *idx, size_t n, const uint64_t *ids, size_t *n_re
     pthread_rwlock_wrlock(&idx->lock);
     size_t cnt = 0;
     for (size_t i = 0; i < n; i++) {
-        uint32_t s = vq__idmap_get(&idx->map, ids[i]);
+        uint32_t s = id_slot(idx, ids[i]);
         if (s == UINT32_MAX) continue;
         idx->deleted[s] = 1;
-        vq__idmap_del(&idx->map, ids[i]);
+        id_del(idx, ids[i], s);
         idx->n_deleted++;
         cnt++;
     }
@@ -505,11 +555,10 @@ int vqi_index_compact(vqi_index *idx, vq_err *err) {
             }
             idx->n_slots = nn;
             idx->n_deleted = 0;
-            vq__idmap_free(&idx->map);
-            if (vq__idmap_reserve(&idx->map, nn)) {
+            if (id_rebuild(idx, nn)) {
                 rc = vq_err_set(err, VQ_ENOMEM, "compact", "out of memory");
             } else {
-                for (size_t i = 0; i < nn; i++)
+                for (size_t i = idx->ident; i < nn; i++)
                     vq__idmap_put(&idx->map, idx->ext_ids[i], (uint32_t)i);
             }
         }
@@ -561,7 +610,7 @@ typedef struct bf_ctx {
 static bool bf_visit(uint32_t id, void *p) {
     bf_ctx *c = p;
     const vqi_index *idx = c->s->idx;
-    uint32_t slot = vq__idmap_get(&idx->map, id);
+    uint32_t slot = id_slot(idx, id);
     if (slot == UINT32_MAX || !vq__allowed(idx, c->sp, slot)) return true;
     vq__heap_push(&c->s->res, vq__exact(idx, c->q, vq__vec(idx, slot)), slot);
     return true;
@@ -588,7 +637,13 @@ static int finish(vqi_searcher *s, const float *q, unsigned k, uint64_t *ids, fl
                   vq_err *err) {
     const vqi_index *idx = s->idx;
     if (!s->exact) {
-        /* Exact distances for the shortlist, then the best k. */
+        /* Exact distances for the shortlist, then the best k. The rows are scattered:
+         * start all their loads before the first distance. */
+        for (size_t i = 0; i < s->res.n; i++) {
+            const char *r = (const char *)vq__vec(idx, s->res.a[i].slot);
+            for (size_t o = 0; o < idx->d * sizeof(float) && o < 512; o += 64)
+                __builtin_prefetch(r + o);
+        }
         for (size_t i = 0; i < s->res.n; i++)
             s->res.a[i].d = vq__exact(idx, q, vq__vec(idx, s->res.a[i].slot));
     }
@@ -685,7 +740,7 @@ int vqi_index_stats(const vqi_index *idx, vqi_stats *st) {
 int vqi_index_get_vector(const vqi_index *idx, uint64_t id, float *out, vq_err *err) {
     VQ_FAIL_IF(!idx || !out, VQ_EINVAL, err, "idx", "NULL");
     vq__rdlock(idx);
-    uint32_t s = vq__idmap_get(&idx->map, id);
+    uint32_t s = id_slot(idx, id);
     int rc = VQ_OK;
     if (s == UINT32_MAX)
         rc = vq_err_set(err, VQ_ENOTFOUND, "id", "id %llu is not in the index",
@@ -701,7 +756,7 @@ int vqi_index_get_vector(const vqi_index *idx, uint64_t id, float *out, vq_err *
 int vqi_index_contains(const vqi_index *idx, uint64_t id) {
     if (!idx) return 0;
     vq__rdlock(idx);
-    int r = vq__idmap_get(&idx->map, id) != UINT32_MAX;
+    int r = id_slot(idx, id) != UINT32_MAX;
     vq__unlock(idx);
     return r;
 }
@@ -836,14 +891,15 @@ int vqi_index_load_mem(const uint8_t *buf, size_t len, vqi_index **out, vq_err *
     if (rc == VQ_OK) {
         idx->n_slots = n_slots;
         size_t cnt = 0;
-        if (vq__idmap_reserve(&idx->map, n_slots))
-            rc = vq_err_set(err, VQ_ENOMEM, "load", "out of memory");
+        if (id_rebuild(idx, n_slots)) rc = vq_err_set(err, VQ_ENOMEM, "load", "out of memory");
         for (size_t i = 0; rc == VQ_OK && i < n_slots; i++) {
             if (idx->deleted[i] > 1)
                 rc = vq_err_set(err, VQ_ECORRUPT, "slots", "bad tombstone byte at %zu", i);
             else if (idx->deleted[i])
                 cnt++;
-            else if (vq__idmap_get(&idx->map, idx->ext_ids[i]) != UINT32_MAX)
+            else if (i < idx->ident)
+                continue; /* id == slot: no map entry */
+            else if (id_slot(idx, idx->ext_ids[i]) != UINT32_MAX)
                 rc = vq_err_set(err, VQ_ECORRUPT, "slots", "id %llu appears twice",
                                 (unsigned long long)idx->ext_ids[i]);
             else

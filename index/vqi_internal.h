@@ -14,6 +14,9 @@
 #ifndef VQI_INTERNAL_H
 #define VQI_INTERNAL_H
 
+/* IVF coarse training switches to two-level k-means from this nlist on (ivf/kmeans.c). */
+#define VQI_IVF_TWO_LEVEL_MIN 256u
+
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -124,7 +127,8 @@ struct vqi_index {
     float *vecs;
     uint8_t *deleted;
     size_t n_deleted;
-    vqi_idmap map;
+    vqi_idmap map; /* ids outside the identity prefix */
+    size_t ident;  /* slots [0, ident) hold id == slot: no map entry (see index.c id_slot) */
     uint64_t next_seq;
 
     pthread_rwlock_t lock;
@@ -142,7 +146,8 @@ struct vqi_searcher {
     float *qbuf; /* normalized / residual query, d floats */
     float *dbuf; /* score buffer */
     size_t dbuf_cap;
-    int exact; /* res holds final exact distances (brute force, FAISS) */
+    int exact;                         /* res holds final exact distances (brute force, FAISS) */
+    uint32_t nbuf[2 * VQI_HNSW_M_MAX]; /* HNSW: the unvisited neighbours of one node */
     void *impl;
 };
 

@@ -125,6 +125,10 @@ struct vq_quant_ops {
     int (*load)(vq_quant *q, vq_rbuf *r, vq_err *err);
     size_t (*state_bytes)(const vq_quant *q);
     void (*destroy)(vq_quant *q);
+    /* Optional (NULL: quant.c decodes blocks and accumulates): vq_quant_decode_wsum with
+     * validated arguments, n >= 1, nw >= 1, finite weights; writes all of out. */
+    int (*decode_wsum)(const vq_quant *q, size_t n, const uint8_t *codes, size_t nw, const float *w,
+                       size_t ldw, float *out, vq_err *err);
 };
 
 /* The registry (quant.c). */

@@ -110,6 +110,46 @@ int vq_quant_decode(const vq_quant *q, size_t n, const uint8_t *codes, float *x,
     return q->ops->decode(q, n, codes, x, err);
 }
 
+/* Codes decoded at once by the generic weighted sum. */
+#define WSUM_BLOCK 32u
+
+int vq_quant_decode_wsum(const vq_quant *q, size_t n, const uint8_t *codes, size_t nw,
+                         const float *w, size_t ldw, float *out, vq_err *err) {
+    VQ_FAIL_IF(!q || (nw && !out) || (n && nw && (!codes || !w)), VQ_EINVAL, err, "decode_wsum",
+               "null argument");
+    VQ_FAIL_IF(!q->trained, VQ_ESTATE, err, "quantizer", "%s must be trained before decode",
+               q->spec);
+    VQ_FAIL_IF(nw > 1 && ldw < n, VQ_EINVAL, err, "ldw", "weight stride %zu < n = %zu", ldw, n);
+    if (!nw) return VQ_OK;
+    size_t d = q->d;
+    if (!n) {
+        memset(out, 0, nw * d * sizeof(float));
+        return VQ_OK;
+    }
+    for (size_t r = 0; r < nw; r++) VQ_TRY(vq_check_finite(w + r * ldw, 1, n, "weight", err));
+    if (q->ops->decode_wsum) return q->ops->decode_wsum(q, n, codes, nw, w, ldw, out, err);
+    size_t blk = n < WSUM_BLOCK ? n : WSUM_BLOCK;
+    float *dec = vq_malloc(blk * d * sizeof(float));
+    VQ_FAIL_IF(!dec, VQ_ENOMEM, err, "decode_wsum", "out of memory");
+    memset(out, 0, nw * d * sizeof(float));
+    int rc = VQ_OK;
+    for (size_t t0 = 0; t0 < n && rc == VQ_OK; t0 += blk) {
+        size_t m = n - t0 < blk ? n - t0 : blk;
+        rc = q->ops->decode(q, m, codes + t0 * q->code_size, dec, err);
+        for (size_t r = 0; r < nw && rc == VQ_OK; r++) {
+            const float *wr = w + r * ldw + t0;
+            float *o = out + r * d;
+            for (size_t i = 0; i < m; i++) {
+                float a = wr[i];
+                const float *x = dec + i * d;
+                for (size_t j = 0; j < d; j++) o[j] += a * x[j];
+            }
+        }
+    }
+    vq_free(dec);
+    return rc;
+}
+
 unsigned vq_quant_dim(const vq_quant *q) { return q->d; }
 size_t vq_quant_code_size(const vq_quant *q) { return q->code_size; }
 unsigned vq_quant_block(const vq_quant *q) { return q->block; }

@@ -54,6 +54,18 @@ int vq_quant_is_trained(const vq_quant *q);
 int vq_quant_encode(const vq_quant *q, size_t n, const float *x, uint8_t *codes, vq_err *err);
 /* Decodes n row-major codes into n * d floats: the reconstruction x^. */
 int vq_quant_decode(const vq_quant *q, size_t n, const uint8_t *codes, float *x, vq_err *err);
+/* Weighted sums of decoded codes, without decoding each code: for r < nw and j < d,
+ *   out[r*d + j] = sum_{i<n} w[r*ldw + i] * x^_i[j],   x^_i = vq_quant_decode(code i),
+ * for n row-major codes and nw weight rows (stride ldw >= n when nw > 1). out (nw * d floats)
+ * is overwritten; n = 0 gives zeros. This is the value side of attention (sum_t p_t v^_t).
+ * Quantizers whose reconstruction is a fixed linear map of a per-code term (tq, tq-ip: the
+ * inverse rotation of norm * codebook values, plus the sketch term and the centre) sum in
+ * the code domain with SIMD kernels and apply the map once per weight row; the others
+ * decode blocks of codes into scratch and accumulate. The result equals decode-then-sum up
+ * to float rounding (summation order), never an approximation of it. Fails with VQ_ESTATE
+ * before training, VQ_ENOTFINITE on a NaN/Inf weight, VQ_EINVAL on ldw < n. */
+int vq_quant_decode_wsum(const vq_quant *q, size_t n, const uint8_t *codes, size_t nw,
+                         const float *w, size_t ldw, float *out, vq_err *err);
 
 unsigned vq_quant_dim(const vq_quant *q);
 size_t vq_quant_code_size(const vq_quant *q);

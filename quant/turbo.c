@@ -1,7 +1,7 @@
 /* turbo.c — TurboQuant (Zandieh et al., arXiv:2504.19874): the MSE quantizer `tq` and the
  * unbiased inner-product quantizer `tq-ip` (TurboQuant-prod).
  *
- * tq:bits=B[,rescale=0|1][,seed=S][,rounds=R][,norm=32|16][,center=0|1]   B = 1..8
+ * tq:bits=B[,rescale=0|1][,seed=S][,rounds=R][,norm=32|16][,center=0|1][,hi=K]   B = 1..8
  *   Store ||x|| and quantize u = x/||x||: y = Πu with the seeded randomized-Hadamard rotation
  *   of rotate.h (any d, no padding, so the code has exactly d coordinates), then each y_i to
  *   the nearest of the 2^B Lloyd-Max centroids for the exact density of one coordinate of a
@@ -25,6 +25,13 @@
  *   S q' once per query (d² flops); decode returns ||x||·Πᵀ(y^ + (√(π/2)/d)·γ·Sᵀz), whose
  *   inner product with any q is exactly the estimator. S is held in memory (d² floats), so
  *   tq-ip accepts d <= 4096.
+ *
+ * hi=K (tq only, 0 <= K <= d, bits <= 7): the first K rotated coordinates use bits+1 bits
+ *   with the Lloyd-Max codebook of bits+1, the other d-K keep bits: a code of
+ *   bits + K/d bits per coordinate (fractional bit widths such as 3.5 at K = d/2; the rotated
+ *   coordinates are exchangeable, so the MSE is K/d·D(bits+1) + (1-K/d)·D(bits)). Body:
+ *   K (bits+1)-bit indices packed, then the d-K bits-bit indices packed from the next byte.
+ *   Scores, decode and the weighted sum run the kernels on the two segments.
  *
  * norm=16 stores the per-vector floats (||x||, w, γ) as IEEE binary16 instead of fp32, two
  * bytes each (for short vectors such as KV-cache heads, where 32 bits of norm per vector are
@@ -76,17 +83,21 @@ typedef struct tq_impl {
     float thr[255];   /* cell boundaries */
     double mse_coord; /* E (t - c(t))^2 per coordinate */
     int center;       /* center=1: codes hold x - c */
-    float *c;         /* center: d floats (data mean), NULL otherwise */
+    unsigned hi;      /* hi=K: rotated coordinates [0, K) at mbits + 1 bits */
+    size_t hi_bytes;  /* packed bytes of that first segment */
+    float cb2[256];   /* codebook and cells of mbits + 1 bits (hi > 0) */
+    float thr2[255];
+    float *c; /* center: d floats (data mean), NULL otherwise */
 } tq_impl;
 
 typedef struct tq_query {
-    float *qr;   /* d: rotated query */
-    float *sq;   /* tq-ip: S qr (d floats) */
-    float sqsum; /* tq-ip: sum of sq */
-    float qn2;   /* ||q||^2, or ||q - c||^2 for L2 with center */
-    float qc;    /* center, IP: <q, c>; 0 otherwise */
-    float *tmp;  /* center: d floats for q - c */
-    vq_k_tq_dot_fn dot;
+    float *qr;                /* d: rotated query */
+    float *sq;                /* tq-ip: S qr (d floats) */
+    float sqsum;              /* tq-ip: sum of sq */
+    float qn2;                /* ||q||^2, or ||q - c||^2 for L2 with center */
+    float qc;                 /* center, IP: <q, c>; 0 otherwise */
+    float *tmp;               /* center: d floats for q - c */
+    vq_k_tq_dot_fn dot, dot2; /* dot2: the hi segment (mbits + 1 bits) */
     float (*sign_sum)(const float *y, const uint8_t *s, size_t d);
 } tq_query;
 
@@ -101,12 +112,15 @@ static void destroy(vq_quant *q) {
 }
 
 static int create_common(vq_quant *q, vq_params *p, int prod, vq_err *err) {
-    unsigned bits, rescale = 0, rounds, normbits, center;
+    unsigned bits, rescale = 0, rounds, normbits, center, hi = 0;
     uint64_t seed;
     VQ_FAIL_IF(!vq__param_has(p, "bits"), VQ_ESPEC, err, "bits",
                "%s needs bits=B (1..8), e.g. '%s:bits=4'", p->name, p->name);
     VQ_TRY(vq__param_uint(p, "bits", 4, 1, VQ_TQ_BITS_MAX, &bits, err));
     if (!prod) VQ_TRY(vq__param_uint(p, "rescale", 0, 0, 1, &rescale, err));
+    if (!prod) VQ_TRY(vq__param_uint(p, "hi", 0, 0, q->d, &hi, err));
+    VQ_FAIL_IF(hi && bits >= VQ_TQ_BITS_MAX, VQ_ESPEC, err, "hi",
+               "tq.hi=%u needs bits < %u (its coordinates use bits + 1)", hi, VQ_TQ_BITS_MAX);
     VQ_TRY(vq__param_u64(p, "seed", TQ_SEED_DEFAULT, &seed, err));
     VQ_TRY(vq__param_uint(p, "rounds", VQ_ROT_ROUNDS_DEFAULT, 1, VQ_ROT_ROUNDS_MAX, &rounds, err));
     VQ_TRY(vq__param_uint(p, "norm", 32, 16, 32, &normbits, err));
@@ -131,10 +145,13 @@ static int create_common(vq_quant *q, vq_params *p, int prod, vq_err *err) {
     im->rescale = (int)rescale;
     im->half = normbits == 16;
     im->center = (int)center;
+    im->hi = hi;
+    im->hi_bytes = vq__tq_packed_bytes(hi, im->mbits + 1);
     /* Without centering there is nothing to learn from data: usable right after create. */
     if (!center) q->trained = 1;
     im->hdr = (size_t)(im->half ? 2 : 4) * ((rescale || (prod && im->mbits)) ? 2 : 1);
-    im->mse_bytes = vq__tq_packed_bytes(d, im->mbits);
+    im->mse_bytes = hi ? im->hi_bytes + vq__tq_packed_bytes(d - hi, im->mbits)
+                       : vq__tq_packed_bytes(d, im->mbits);
     q->code_size = im->hdr + im->mse_bytes + (prod ? vq__tq_packed_bytes(d, 1) : 0);
     if (prod)
         snprintf(q->spec, sizeof q->spec, "tq-ip:bits=%u,seed=%llu,rounds=%u,norm=%u,center=%u",
@@ -146,8 +163,13 @@ static int create_common(vq_quant *q, vq_params *p, int prod, vq_err *err) {
         size_t sl = strlen(q->spec);
         snprintf(q->spec + sl, sizeof q->spec - sl, ",center=1");
     }
+    if (hi) { /* likewise */
+        size_t sl = strlen(q->spec);
+        snprintf(q->spec + sl, sizeof q->spec - sl, ",hi=%u", hi);
+    }
     VQ_TRY(vq__rot_new(d, seed, rounds, &im->rot, err));
     if (im->mbits) VQ_TRY(vq__lloyd_sphere(d, im->mbits, im->cb, im->thr, &im->mse_coord, err));
+    if (hi) VQ_TRY(vq__lloyd_sphere(d, im->mbits + 1, im->cb2, im->thr2, NULL, err));
     if (prod) {
         im->S = vq_malloc((size_t)d * d * sizeof(float));
         VQ_FAIL_IF(!im->S, VQ_ENOMEM, err, "quantizer", "out of memory for the %ux%u sketch", d, d);
@@ -232,13 +254,21 @@ static int encode(const vq_quant *q, size_t n, const float *x, uint8_t *codes, v
         uint8_t *body = c + im->hdr;
         double uu = 0; /* <u, u^> = <y, y^> */
         for (unsigned j = 0; j < d; j++) {
-            unsigned k = im->mbits ? vq__lloyd_cell(im->thr, im->mbits, y[j]) : 0;
-            float yh = im->mbits ? im->cb[k] : 0.0f;
+            int h = j < im->hi;
+            unsigned k = !im->mbits ? 0
+                         : h        ? vq__lloyd_cell(im->thr2, im->mbits + 1, y[j])
+                                    : vq__lloyd_cell(im->thr, im->mbits, y[j]);
+            float yh = !im->mbits ? 0.0f : h ? im->cb2[k] : im->cb[k];
             idx[j] = (uint8_t)k;
             r[j] = y[j] - yh;
             uu += (double)y[j] * yh;
         }
-        if (im->mbits) vq__tq_pack(idx, d, im->mbits, body);
+        if (im->hi) {
+            vq__tq_pack(idx, im->hi, im->mbits + 1, body);
+            vq__tq_pack(idx + im->hi, d - im->hi, im->mbits, body + im->hi_bytes);
+        } else if (im->mbits) {
+            vq__tq_pack(idx, d, im->mbits, body);
+        }
         if (im->rescale) {
             /* <u, u^> > 0 for any u != 0 (0 is a threshold of the symmetric codebook). */
             if (!hdr_put(im, c, 1, uu > 0 ? nrm / uu : nrm)) {
@@ -270,7 +300,9 @@ static int decode(const vq_quant *q, size_t n, const uint8_t *codes, float *x, v
         const uint8_t *c = codes + v * q->code_size, *body = c + im->hdr;
         float *xv = x + v * d, nrm = hdr_get(im, c, 0);
         for (unsigned j = 0; j < d; j++)
-            xv[j] = im->mbits ? im->cb[vq__tq_get(body, j, im->mbits)] : 0.0f;
+            xv[j] = !im->mbits   ? 0.0f
+                    : j < im->hi ? im->cb2[vq__tq_get(body, j, im->mbits + 1)]
+                                 : im->cb[vq__tq_get(body + im->hi_bytes, j - im->hi, im->mbits)];
         if (im->prod) {
             float g = im->mbits ? hdr_get(im, c, 1) : 1.0f;
             const uint8_t *sg = body + im->mse_bytes;
@@ -287,6 +319,64 @@ static int decode(const vq_quant *q, size_t n, const uint8_t *codes, float *x, v
             for (unsigned j = 0; j < d; j++) xv[j] += im->c[j];
     }
     return VQ_OK;
+}
+
+/* Weighted sums in the rotated domain: x^_i = ||x_i||·Πᵀ(ŷ_i + a·γ_i·Sᵀz_i) (+ c), linear in
+ * the per-code terms, so sum_i w_i x^_i = Πᵀ(sum_i w_i||x_i|| ŷ_i + Sᵀ sum_i w_i||x_i|| a γ_i
+ * z_i) + c·sum_i w_i: the acc kernels add each code's codebook values (and ±1 signs) to the
+ * nw rows, then Sᵀ (tq-ip) and the inverse rotation run once per row instead of once per
+ * code. */
+static int decode_wsum(const vq_quant *q, size_t n, const uint8_t *codes, size_t nw, const float *w,
+                       size_t ldw, float *out, vq_err *err) {
+    const tq_impl *im = q->impl;
+    size_t d = q->d;
+    const vq_k_tq *kt = vq__k_tq(vq_isa_active());
+    static const float pm1[16] = {-1.0f, 1.0f}; /* the 1-bit table read 16 entries wide */
+    float *a = vq_malloc(nw * (2 + (im->prod ? d : 0)) * sizeof(float));
+    VQ_FAIL_IF(!a, VQ_ENOMEM, err, "decode_wsum", "out of memory");
+    float *ag = a + nw, *zs = ag + nw;
+    memset(out, 0, nw * d * sizeof(float));
+    if (im->prod) memset(zs, 0, nw * d * sizeof(float));
+    const float qjl = (float)(SQRT_HALF_PI / (double)d);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *c = codes + i * q->code_size, *body = c + im->hdr;
+        float nrm = hdr_get(im, c, 0);
+        for (size_t r = 0; r < nw; r++) a[r] = w[r * ldw + i] * nrm;
+        if (im->hi) {
+            kt->acc[im->mbits + 1](body, im->hi, im->cb2, a, nw, out, d);
+            if (d > im->hi)
+                kt->acc[im->mbits](body + im->hi_bytes, d - im->hi, im->cb, a, nw, out + im->hi, d);
+        } else if (im->mbits) {
+            kt->acc[im->mbits](body, d, im->cb, a, nw, out, d);
+        }
+        if (im->prod) {
+            float g = (im->mbits ? hdr_get(im, c, 1) : 1.0f) * qjl;
+            for (size_t r = 0; r < nw; r++) ag[r] = a[r] * g;
+            kt->acc[1](body + im->mse_bytes, d, pm1, ag, nw, zs, d);
+        }
+    }
+    int rc = VQ_OK;
+    for (size_t r = 0; r < nw && rc == VQ_OK; r++) {
+        float *o = out + r * d;
+        if (im->prod) { /* o += Sᵀ zs_r */
+            const float *z = zs + r * d;
+            for (size_t k = 0; k < d; k++) {
+                const float *row = im->S + k * d;
+                float zk = z[k];
+                if (zk == 0.0f) continue;
+                for (size_t j = 0; j < d; j++) o[j] += zk * row[j];
+            }
+        }
+        if (vq__rot_apply_t(im->rot, o, o) < 0)
+            rc = vq_err_set(err, VQ_ENOMEM, "decode_wsum", "out of memory");
+        if (rc == VQ_OK && im->center) {
+            double ws = 0;
+            for (size_t i = 0; i < n; i++) ws += w[r * ldw + i];
+            for (size_t j = 0; j < d; j++) o[j] += (float)ws * im->c[j];
+        }
+    }
+    vq_free(a);
+    return rc;
 }
 
 static int query_new(const vq_quant *q, void **state, vq_err *err) {
@@ -331,6 +421,7 @@ static int prepare(vq_query *qs, const float *query, vq_err *err) {
     s->qn2 = (float)n2;
     VQ_FAIL_IF(vq__rot_apply(im->rot, query, s->qr) < 0, VQ_ENOMEM, err, "query", "out of memory");
     s->dot = im->mbits ? kt->dot[im->mbits] : NULL;
+    s->dot2 = im->hi ? kt->dot[im->mbits + 1] : NULL;
     s->sign_sum = kt->sign_sum;
     if (im->prod) {
         const vq_k_f32 *kf = vq__k_f32(qs->isa);
@@ -348,6 +439,11 @@ static int prepare(vq_query *qs, const float *query, vq_err *err) {
 static inline float est_ip(const tq_impl *im, const tq_query *s, const uint8_t *c, unsigned d) {
     const uint8_t *body = c + im->hdr;
     float w = hdr_get(im, c, im->rescale ? 1 : 0);
+    if (im->hi) { /* tq only: the two segments */
+        float t = s->dot2(s->qr, body, im->hi, im->cb2);
+        if (d > im->hi) t += s->dot(s->qr + im->hi, body + im->hi_bytes, d - im->hi, im->cb);
+        return w * t;
+    }
     if (!im->prod) return w * s->dot(s->qr, body, d, im->cb);
     float g = 1.0f, t = im->mbits ? s->dot(s->qr, body, d, im->cb) : 0.0f;
     if (im->mbits) g = hdr_get(im, c, 1);
@@ -430,6 +526,7 @@ static size_t state_bytes(const vq_quant *q) {
         .load = load,                    \
         .state_bytes = state_bytes,      \
         .destroy = destroy,              \
+        .decode_wsum = decode_wsum,      \
     };
 TQ_OPS(vq__ops_tq, "tq", create_tq)
 TQ_OPS(vq__ops_tq_ip, "tq-ip", create_tq_ip)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 
 const char *vq_strerror(int code) {
@@ -74,10 +75,29 @@ void vq_set_allocator(const vq_allocator *a) {
  * aligned and plain allocations free the same way and alignment is always 64. */
 #define VQ__HDR 64u
 
+/* Large buffers (vectors, graph records, code lists) are read at random by searches and
+ * graph builds, where a TLB miss per row costs as much as the row's cache miss: ask for
+ * transparent huge pages on their page-aligned interior, before anything touches them
+ * (the kernel's default "madvise" mode gives them to no one who does not ask). Advisory:
+ * a kernel without THP ignores it. */
+static void advise_huge(uint8_t *raw, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (bytes < 4 * huge) return;
+    uintptr_t lo = ((uintptr_t)raw + huge - 1) & ~(huge - 1);
+    uintptr_t hi = ((uintptr_t)raw + bytes) & ~(huge - 1);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)raw;
+    (void)bytes;
+#endif
+}
+
 void *vq_malloc_aligned(size_t size) {
     if (size > SIZE_MAX - 2 * VQ__HDR) return NULL;
     uint8_t *raw = g_alloc.alloc(size + 2 * VQ__HDR, g_alloc.ctx);
     if (!raw) return NULL;
+    advise_huge(raw, size + 2 * VQ__HDR);
     uintptr_t u = (uintptr_t)raw + VQ__HDR;
     u = (u + VQ__HDR - 1) & ~(uintptr_t)(VQ__HDR - 1);
     uint8_t *p = (uint8_t *)u;

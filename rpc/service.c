@@ -22,6 +22,7 @@
 #include "internal.h"
 #include "proto/vqdb.pb-c.h"
 #include "query.h"
+#include "wire.h"
 
 #define VQR_DEFAULT_SPEC "hnsw:m=16,efc=200/sq8/rerank=4"
 
@@ -238,6 +239,7 @@ static int stream_message(const vqr_call_ctx *ctx, void *state, const uint8_t *m
                           vq_err *err) {
     stream_state *s = state;
     VQ_TRY(deadline_passed(ctx, err));
+    VQ_TRY(vqr__wire_check(&vqdb__v1__upsert_request__descriptor, msg, len, VQR_NESTING_MAX, err));
     Vqdb__V1__UpsertRequest *in = vqdb__v1__upsert_request__unpack(NULL, len, msg);
     VQ_FAIL_IF(!in, VQ_EINVAL, err, "request", "malformed UpsertRequest in batch %llu",
                (unsigned long long)s->batches);
@@ -659,31 +661,60 @@ static int rebuild(const vqr_call_ctx *ctx, const uint8_t *req, size_t len, uint
     return VQ_OK;
 }
 
+/* The unary methods with their request types: every request passes vqr__wire_check (nesting
+ * depth, wire syntax) before its handler unpacks it, so no handler can be made to recurse
+ * without bound inside protobuf-c. */
+typedef struct checked_method {
+    const char *path;
+    vqr_unary_fn fn;
+    const ProtobufCMessageDescriptor *req;
+} checked_method;
+
+static const checked_method g_unary[] = {
+    {"/vqdb.v1.VectorDB/CreateCollection", create_collection,
+     &vqdb__v1__create_collection_request__descriptor},
+    {"/vqdb.v1.VectorDB/DeleteCollection", delete_collection,
+     &vqdb__v1__delete_collection_request__descriptor},
+    {"/vqdb.v1.VectorDB/ListCollections", list_collections,
+     &vqdb__v1__list_collections_request__descriptor},
+    {"/vqdb.v1.VectorDB/DescribeCollection", describe_collection,
+     &vqdb__v1__describe_collection_request__descriptor},
+    {"/vqdb.v1.VectorDB/Upsert", upsert, &vqdb__v1__upsert_request__descriptor},
+    {"/vqdb.v1.VectorDB/Delete", delete_records, &vqdb__v1__delete_request__descriptor},
+    {"/vqdb.v1.VectorDB/Get", get_records, &vqdb__v1__get_request__descriptor},
+    {"/vqdb.v1.VectorDB/Search", search, &vqdb__v1__search_request__descriptor},
+    {"/vqdb.v1.VectorDB/SearchBatch", search_batch, &vqdb__v1__search_batch_request__descriptor},
+    {"/vqdb.v1.VectorDB/Query", query, &vqdb__v1__query_request__descriptor},
+    {"/vqdb.v1.VectorDB/Snapshot", snapshot, &vqdb__v1__snapshot_request__descriptor},
+    {"/vqdb.v1.VectorDB/Rebuild", rebuild, &vqdb__v1__rebuild_request__descriptor},
+};
+
+static int checked_unary(const vqr_call_ctx *ctx, const uint8_t *req, size_t len, uint8_t **resp,
+                         size_t *resp_len, vq_err *err) {
+    const checked_method *m = ctx->user;
+    VQ_TRY(vqr__wire_check(m->req, req, len, VQR_NESTING_MAX, err));
+    return m->fn(ctx, req, len, resp, resp_len, err);
+}
+
+int vqr_service_register_db(vqr_server *s, const char *data_dir, const vqe_db_params *dbp,
+                            vq_err *err);
+
 /* Called by `vqdb serve` (a weak reference there, so builds without the engine serve health
  * only). Opens the data directory and registers every method. */
 int vqr_service_register(vqr_server *s, const char *data_dir, vq_err *err) {
+    return vqr_service_register_db(s, data_dir, NULL, err);
+}
+
+/* The same with database parameters (NULL: defaults). The fuzz target opens its data
+ * read-only, so that every handler validates its whole request and then fails to write. */
+int vqr_service_register_db(vqr_server *s, const char *data_dir, const vqe_db_params *dbp,
+                            vq_err *err) {
     VQ_FAIL_IF(g_svc.db, VQ_ESTATE, err, "service", "the service is already registered");
-    VQ_TRY(vqe_db_open(data_dir, NULL, &g_svc.db, err));
+    VQ_TRY(vqe_db_open(data_dir, dbp, &g_svc.db, err));
     pthread_rwlock_init(&g_svc.lock, NULL);
-    static const struct {
-        const char *path;
-        vqr_unary_fn fn;
-    } unary[] = {
-        {"/vqdb.v1.VectorDB/CreateCollection", create_collection},
-        {"/vqdb.v1.VectorDB/DeleteCollection", delete_collection},
-        {"/vqdb.v1.VectorDB/ListCollections", list_collections},
-        {"/vqdb.v1.VectorDB/DescribeCollection", describe_collection},
-        {"/vqdb.v1.VectorDB/Upsert", upsert},
-        {"/vqdb.v1.VectorDB/Delete", delete_records},
-        {"/vqdb.v1.VectorDB/Get", get_records},
-        {"/vqdb.v1.VectorDB/Search", search},
-        {"/vqdb.v1.VectorDB/SearchBatch", search_batch},
-        {"/vqdb.v1.VectorDB/Query", query},
-        {"/vqdb.v1.VectorDB/Snapshot", snapshot},
-        {"/vqdb.v1.VectorDB/Rebuild", rebuild},
-    };
-    for (size_t i = 0; i < sizeof unary / sizeof unary[0]; i++)
-        VQ_TRY(vqr_server_add_unary(s, unary[i].path, unary[i].fn, &g_svc, 0, err));
+    for (size_t i = 0; i < sizeof g_unary / sizeof g_unary[0]; i++)
+        VQ_TRY(
+            vqr_server_add_unary(s, g_unary[i].path, checked_unary, (void *)&g_unary[i], 0, err));
     static const vqr_stream_fns stream = {stream_begin, stream_message, stream_finish, stream_end};
     return vqr_server_add_stream(s, "/vqdb.v1.VectorDB/UpsertStream", &stream, &g_svc, err);
 }

@@ -58,6 +58,20 @@ static unsigned read_links(hnsw *g, uint32_t slot, int level, uint32_t *dst) {
     return c;
 }
 
+static inline void prefetch_vec(const vqi_index *idx, uint32_t slot) {
+    const char *p = (const char *)vq__vec(idx, slot);
+    size_t bytes = idx->d * sizeof(float);
+    /* The first lines; the hardware prefetcher follows the rest of the row. */
+    for (size_t o = 0; o < bytes && o < 256; o += 64) __builtin_prefetch(p + o);
+}
+
+/* The link list the beam will most likely expand next (the candidate heap's top). */
+static inline void prefetch_links(const hnsw *g, uint32_t slot, int level) {
+    const char *p = (const char *)hnsw_links(g, slot, level);
+    size_t bytes = (1 + (size_t)hnsw_maxlinks(g, level)) * 4;
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
+}
+
 /* Beam search of width ef at one level with exact distances: s->top holds the result. */
 static int search_layer(const vqi_index *idx, hnsw *g, scratch *s, const float *v, uint32_t ep,
                         unsigned ef, int level, size_t n) {
@@ -71,10 +85,20 @@ static int search_layer(const vqi_index *idx, hnsw *g, scratch *s, const float *
     while (s->cand.n) {
         vqi_cand c = vq__minheap_pop(&s->cand);
         if (s->top.n >= ef && c.d > vq__heap_worst(&s->top)) break;
+        if (s->cand.n) prefetch_links(g, s->cand.a[0].slot, level);
         unsigned cnt = read_links(g, c.slot, level, s->buf);
+        /* Drop visited neighbours first and prefetch the vectors of the rest, so the
+         * distance loop below finds them in cache (the graph's random access pattern is
+         * what bounds the build, not the arithmetic). */
+        unsigned nn = 0;
         for (unsigned j = 0; j < cnt; j++) {
             uint32_t nb = s->buf[j];
             if (vq__visited_test_set(&s->vis, nb)) continue;
+            s->buf[nn++] = nb;
+            prefetch_vec(idx, nb);
+        }
+        for (unsigned j = 0; j < nn; j++) {
+            uint32_t nb = s->buf[j];
             float dn = vq__dist(idx, v, vq__vec(idx, nb));
             if (s->top.n < ef || dn < vq__heap_worst(&s->top)) {
                 if (vq__minheap_push(&s->cand, dn, nb)) return -1;

@@ -16,7 +16,9 @@ int vqi_index_neighbors(const vqi_index *idx, uint64_t id, uint64_t *out, size_t
     VQ_FAIL_IF(idx->type != VQI_HNSW, VQ_EUNSUPPORTED, err, "index",
                "neighbors need an HNSW index (this one is '%s')", idx->spec);
     vq__rdlock(idx);
-    uint32_t slot = vq__idmap_get(&idx->map, id);
+    /* index.c's id_slot: ids below the identity prefix are their own slot */
+    uint32_t slot =
+        id < idx->ident && !idx->deleted[id] ? (uint32_t)id : vq__idmap_get(&idx->map, id);
     if (slot == UINT32_MAX) {
         vq__unlock(idx);
         return vq_err_set(err, VQ_ENOTFOUND, "id", "id %llu is not live in the index",

@@ -4,7 +4,7 @@
  * distance computations, and it picks a better level-0 start than codes would). Level 0:
  * beam search of width ef' = max(ef, k * rerank, k) scored on the quantizer's codes stored
  * inline in the level-0 records (vq_quant_score_one with the prepared per-query state); the
- * whole beam is then re-ranked exactly by index.c from the full vectors.
+ * best k * rerank of the beam are then re-ranked exactly by index.c from the full vectors.
  *
  * Filters and tombstones: disallowed and deleted nodes are traversed (they keep the graph
  * connected) but never enter the result beam; since the beam only counts allowed nodes, the
@@ -65,16 +65,28 @@ int vq__hnsw_search(vqi_searcher *s, const float *q, unsigned k, const vqi_searc
     vq__visited_test_set(&s->vis, cur);
     VQ_FAIL_IF(vq__minheap_push(&s->cand, d, cur), VQ_ENOMEM, err, "search", "out of memory");
     if (plain || vq__allowed(idx, sp, cur)) vq__heap_push(&s->res, d, cur);
+    size_t pf_bytes = idx->code_size < 256 ? idx->code_size : 256;
+    size_t lk_bytes = (1 + (size_t)g->M0) * 4;
     while (s->cand.n) {
         vqi_cand c = vq__minheap_pop(&s->cand);
         if (s->res.n >= ef && c.d > vq__heap_worst(&s->res)) break;
+        if (s->cand.n) {
+            const char *nx = (const char *)hnsw_links(g, s->cand.a[0].slot, 0);
+            for (size_t o = 0; o < lk_bytes; o += 64) __builtin_prefetch(nx + o);
+        }
         const uint32_t *lk = hnsw_links(g, c.slot, 0);
-        unsigned cnt = lk[0];
-        for (unsigned j = 0; j < cnt; j++)
-            __builtin_prefetch(g->level0 + (size_t)lk[1 + j] * g->rec0);
+        unsigned cnt = lk[0], nn = 0;
+        /* Unvisited neighbours first, prefetching the code lines each will read; then
+         * score them, so the misses of one node's neighbours overlap. */
         for (unsigned j = 0; j < cnt; j++) {
             uint32_t nb = lk[1 + j];
             if (vq__visited_test_set(&s->vis, nb)) continue;
+            s->nbuf[nn++] = nb;
+            const char *code = (const char *)hnsw_code(g, nb);
+            for (size_t o = 0; o < pf_bytes; o += 64) __builtin_prefetch(code + o);
+        }
+        for (unsigned j = 0; j < nn; j++) {
+            uint32_t nb = s->nbuf[j];
             float dn = vq_quant_score_one(s->qs, hnsw_code(g, nb));
             if (s->res.n < ef || dn < vq__heap_worst(&s->res)) {
                 VQ_FAIL_IF(vq__minheap_push(&s->cand, dn, nb), VQ_ENOMEM, err, "search",
@@ -83,8 +95,8 @@ int vq__hnsw_search(vqi_searcher *s, const float *q, unsigned k, const vqi_searc
             }
         }
     }
-    /* Exact codes need no re-rank beyond the best kk. */
-    if (idx->exact_codes)
-        while (s->res.n > kk) vq__heap_pop(&s->res);
+    /* The beam (ef) steers the traversal; only its best kk by code distance go on to the
+     * exact re-rank (k * rerank full vectors read, not ef). */
+    while (s->res.n > kk) vq__heap_pop(&s->res);
     return VQ_OK;
 }

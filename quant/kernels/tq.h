@@ -13,6 +13,10 @@
  * AVX-512) via an in-register table (vpermps / vpermt2ps); b = 5..8 via gathers. Indices
  * are unpacked VF_W at a time with one byte shuffle and a per-lane variable shift.
  * sign_sum(y, s, d) = sum of y[i] over the set bits i of s (so <y, ±1> = 2·sign_sum - Σy).
+ * acc[b](c, d, cb, a, na, y, ldy): y[r·ldy + i] += a[r]·cb[index_i] for r < na, i < d — the
+ * transpose of dot, for weighted sums of codes (vq_quant_decode_wsum): one code's indices are
+ * unpacked and looked up once and added to na accumulator rows. Sign sketches use b = 1
+ * with cb = {-1, +1}. Tails go through a lane buffer, so nothing is read or written past d.
  *
  * SIMD results differ from the scalar reference (tq_scalar.c) only by summation order.
  * Thread safety: tables are immutable. */
@@ -28,9 +32,13 @@
 
 typedef float (*vq_k_tq_dot_fn)(const float *q, const uint8_t *c, size_t d, const float *cb);
 
+typedef void (*vq_k_tq_acc_fn)(const uint8_t *c, size_t d, const float *cb, const float *a,
+                               size_t na, float *y, size_t ldy);
+
 typedef struct vq_k_tq {
     vq_k_tq_dot_fn dot[VQ_TQ_BITS_MAX + 1]; /* dot[b] for b = 1..8; dot[0] is NULL */
     float (*sign_sum)(const float *y, const uint8_t *s, size_t d);
+    vq_k_tq_acc_fn acc[VQ_TQ_BITS_MAX + 1]; /* acc[b] for b = 1..8; acc[0] is NULL */
 } vq_k_tq;
 
 const vq_k_tq *vq__k_tq(vq_isa isa);

@@ -147,8 +147,53 @@ TQ_DOT(6)
 TQ_DOT(7)
 TQ_DOT(8)
 
+/* y[r·ldy + i] += a[r]·cb[index_i]: each chunk of indices is unpacked and looked up once,
+ * then added to every row. Full chunks lie inside the code (VF_W·b/8 bytes each); the tail
+ * chunk reads only the bytes left and adds only the lanes below d. */
+TQ_INLINE void VQ_FN(acc_gen)(const uint8_t *c, size_t d, const float *cb, const float *a,
+                              size_t na, float *y, size_t ldy, const unsigned b) {
+    const size_t ch = (size_t)VF_W * b / 8, total = vq__tq_packed_bytes(d, b);
+    const vi ctl = vi_load(tq_ctl[b]), sh = vi_load(tq_sh[b]), mask = vi_set1((1 << b) - 1);
+    const vf t0 = b <= 5 ? vf_loadu(cb) : vf_zero();
+    const vf t1 = (b == 4 && VF_W == 8) || b == 5 ? vf_loadu(cb + VF_W) : vf_zero();
+    const uint8_t *p = c;
+    size_t i = 0;
+    for (; i + VF_W <= d; i += VF_W, p += ch) {
+        vf v = tq_lookup(tq_idx(p, ch, ctl, sh, mask), t0, t1, cb, b);
+        for (size_t r = 0; r < na; r++) {
+            float *o = y + r * ldy + i;
+            vf_storeu(o, vf_fmadd(vf_set1(a[r]), v, vf_loadu(o)));
+        }
+    }
+    if (i < d) {
+        size_t nb = total - (size_t)(p - c), left = d - i;
+        float lane[VF_W];
+        vf_storeu(lane, tq_lookup(tq_idx(p, nb < ch ? nb : ch, ctl, sh, mask), t0, t1, cb, b));
+        for (size_t r = 0; r < na; r++) {
+            float *o = y + r * ldy + i;
+            for (size_t k = 0; k < left; k++) o[k] = __builtin_fmaf(a[r], lane[k], o[k]);
+        }
+    }
+}
+
+#define TQ_ACC(B)                                                                          \
+    static void VQ_FN(acc##B)(const uint8_t *c, size_t d, const float *cb, const float *a, \
+                              size_t na, float *y, size_t ldy) {                           \
+        VQ_FN(acc_gen)(c, d, cb, a, na, y, ldy, B);                                        \
+    }
+TQ_ACC(1)
+TQ_ACC(2)
+TQ_ACC(3)
+TQ_ACC(4)
+TQ_ACC(5)
+TQ_ACC(6)
+TQ_ACC(7)
+TQ_ACC(8)
+
 const vq_k_tq VQ_FN(vq__k_tq) = {
     {NULL, VQ_FN(dot1), VQ_FN(dot2), VQ_FN(dot3), VQ_FN(dot4), VQ_FN(dot5), VQ_FN(dot6),
      VQ_FN(dot7), VQ_FN(dot8)},
     VQ_FN(sign_sum),
+    {NULL, VQ_FN(acc1), VQ_FN(acc2), VQ_FN(acc3), VQ_FN(acc4), VQ_FN(acc5), VQ_FN(acc6),
+     VQ_FN(acc7), VQ_FN(acc8)},
 };

@@ -1,6 +1,7 @@
 /* tq_scalar.c — the scalar reference of the TurboQuant/QJL code kernels (plain loops in
  * index order, no auto-vectorization), the dispatch table and the bit packer. Tests compare
  * every SIMD instantiation with these. */
+#include <math.h>
 #include <string.h>
 
 #include "tq.h"
@@ -32,9 +33,31 @@ static float sign_sum(const float *y, const uint8_t *s, size_t d) {
     return acc;
 }
 
+/* Row by row, index order; a single rounding per update (fmaf), as the SIMD bodies' FMA. */
+static inline void acc_ref(const uint8_t *c, size_t d, const float *cb, const float *a, size_t na,
+                           float *y, size_t ldy, unsigned b) {
+    for (size_t r = 0; r < na; r++)
+        for (size_t i = 0; i < d; i++)
+            y[r * ldy + i] = fmaf(a[r], cb[vq__tq_get(c, i, b)], y[r * ldy + i]);
+}
+#define ACC_REF(B)                                                                             \
+    static void acc##B(const uint8_t *c, size_t d, const float *cb, const float *a, size_t na, \
+                       float *y, size_t ldy) {                                                 \
+        acc_ref(c, d, cb, a, na, y, ldy, B);                                                   \
+    }
+ACC_REF(1)
+ACC_REF(2)
+ACC_REF(3)
+ACC_REF(4)
+ACC_REF(5)
+ACC_REF(6)
+ACC_REF(7)
+ACC_REF(8)
+
 const vq_k_tq vq__k_tq_scalar = {
     {NULL, dot1, dot2, dot3, dot4, dot5, dot6, dot7, dot8},
     sign_sum,
+    {NULL, acc1, acc2, acc3, acc4, acc5, acc6, acc7, acc8},
 };
 
 const vq_k_tq *vq__k_tq(vq_isa isa) {

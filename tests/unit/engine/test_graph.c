@@ -508,7 +508,7 @@ Test(graph, knn_overlay_hnsw) {
     cr_assert_eq(vqi_index_add(idx, 2000, x, NULL, &e), VQ_OK);
     uint64_t nb[64];
     size_t n;
-    cr_assert_eq(vqi_index_neighbors(idx, 7, nb, 64, &n, &e), VQ_OK);
+    cr_assert_eq(vqi_index_neighbors(idx, 7, nb, 64, &n, &e), VQ_OK, "%s: %s", e.field, e.msg);
     cr_assert(n >= 1 && n <= 16);
     uint64_t del = nb[0];
     cr_assert_eq(vqi_index_remove(idx, 1, &del, NULL, &e), VQ_OK);

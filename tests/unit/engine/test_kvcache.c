@@ -326,3 +326,65 @@ Test(kvcache, attend_all_equals_per_head) {
         vqe_kv_free(kv);
     }
 }
+
+Test(kvcache, window_flush_is_kivis_residual_group) {
+    /* window_flush: the last n mod W tokens are fp32, a full group is compressed at once, so
+     * at every multiple of W nothing is charged for the window; attention on the mixed
+     * cache equals attention on the reconstruction at every length. */
+    enum { H = 2, HD = 16, N = 37, W = 8, CAL = 64 };
+    float k[N * H * HD], v[N * H * HD], cal[CAL * H * HD], q[HD];
+    fill(k, sizeof k / 4, 11, 2.0f);
+    fill(v, sizeof v / 4, 12, 1.0f);
+    fill(cal, sizeof cal / 4, 13, 2.0f);
+    /* The third run keeps only keys in the window (KIVI's residual); values are coded. */
+    static const char *vspecs[] = {"sq8", "tq:bits=3", "tq:bits=3"};
+    for (int s = 0; s < 3; s++) {
+        vqe_kv_params p = vqe_kv_params_default();
+        p.n_heads = H;
+        p.head_dim = HD;
+        p.key_spec = "sq8";
+        p.value_spec = vspecs[s];
+        p.window = W;
+        p.window_flush = 1;
+        p.window_keys_only = s == 2;
+        vqe_kv *kv;
+        vq_err err;
+        cr_assert_eq(vqe_kv_new(&p, &kv, &err), VQ_OK, "%s", err.msg);
+        cr_assert_eq(vqe_kv_calibrate(kv, 0, CAL, cal, cal, &err), VQ_OK, "%s", err.msg);
+        double vb = s == 0 ? 8.0 : 8.0 * (4 + 6) / 16; /* sq8, or tq:3 with its f32 norm */
+        for (size_t n = 1; n <= N; n++) {
+            cr_assert_eq(vqe_kv_append(kv, 0, k + (n - 1) * H * HD, v + (n - 1) * H * HD, &err),
+                         VQ_OK);
+            size_t nc = n / W * W, ncv = s == 2 ? n : nc;
+            vqe_kv_stats st;
+            vqe_kv_stats_get(kv, &st);
+            cr_expect_float_eq(st.key_bits, (nc * 8.0 + (n - nc) * 32.0) / n, 1e-9, "n=%zu: %g", n,
+                               st.key_bits);
+            cr_expect_float_eq(st.value_bits, (ncv * vb + (n - ncv) * 32.0) / n, 1e-9, "n=%zu: %g",
+                               n, st.value_bits);
+            float rk[HD], rv[HD];
+            for (size_t t = 0; t < n; t++) {
+                cr_assert_eq(vqe_kv_reconstruct(kv, 0, 1, t, rk, rv, &err), VQ_OK);
+                int ek = !memcmp(rk, k + t * H * HD + HD, sizeof rk),
+                    ev = !memcmp(rv, v + t * H * HD + HD, sizeof rv);
+                cr_expect_eq(ek, t >= nc, "n=%zu token %zu: key exact %d", n, t, ek);
+                cr_expect_eq(ev, t >= ncv, "n=%zu token %zu: value exact %d", n, t, ev);
+            }
+            fill(q, HD, 200 + n, 1.0f);
+            float out[HD], probs[N];
+            double rout[HD], rprobs[N];
+            cr_assert_eq(vqe_kv_attend(kv, 0, 1, q, out, NULL, probs, &err), VQ_OK);
+            ref_attend(kv, 0, 1, n, HD, q, rout, rprobs);
+            double num = 0, den = 0;
+            for (unsigned i = 0; i < HD; i++)
+                num += (out[i] - rout[i]) * (out[i] - rout[i]), den += rout[i] * rout[i];
+            cr_expect(sqrt(num / den) < 2e-4, "%s n=%zu: out rel err %g", vspecs[s], n,
+                      sqrt(num / den));
+        }
+        vqe_kv_free(kv);
+    }
+    vqe_kv_params p = vqe_kv_params_default();
+    p.window_flush = 2;
+    vqe_kv *kv = NULL;
+    cr_expect_eq(vqe_kv_new(&p, &kv, NULL), VQ_EINVAL);
+}

@@ -99,3 +99,19 @@ Test(ivf, train_needs_enough_vectors) {
     vqi_index_free(idx);
     free(x);
 }
+
+Test(ivf, two_level_training_for_large_nlist) {
+    /* nlist >= VQI_IVF_TWO_LEVEL_MIN trains sqrt(nlist) top cells, then splits each: the
+     * partition must still cover the data (recall climbs with nprobe to exact) and match
+     * what flat k-means gives at the same nprobe within a few points. nlist=250 stays below
+     * the threshold (flat k-means) and is the reference. */
+    int ok;
+    double two8 = run("ivf:nlist=256/f32", VQ_METRIC_L2, 8, &ok);
+    cr_assert(ok);
+    double flat8 = run("ivf:nlist=250/f32", VQ_METRIC_L2, 8, &ok);
+    cr_expect(two8 >= flat8 - 0.05, "two-level %.4f vs flat %.4f at nprobe=8", two8, flat8);
+    double two32 = run("ivf:nlist=256/f32", VQ_METRIC_L2, 32, &ok);
+    cr_expect(two32 > two8, "more probes must help (%.4f vs %.4f)", two32, two8);
+    cr_expect(run("ivf:nlist=256/f32", VQ_METRIC_L2, 256, &ok) >= 0.999, "all lists = exact");
+    cr_expect(run("ivf:nlist=256/sq8/rerank=2", VQ_METRIC_COS, 32, &ok) >= 0.85);
+}

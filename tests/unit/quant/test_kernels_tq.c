@@ -103,3 +103,69 @@ Test(kernels_tq, reference_is_the_plain_sum) {
         if (used & 7) cr_expect_eq(c[used >> 3] >> (used & 7), 0, "b=%u", b);
     }
 }
+
+/* acc (the weighted code sum): each output element is one fused multiply-add in both the
+ * SIMD bodies and the reference, so results must be bit-identical for every input kind;
+ * guard values after each row (stride ldy > d) must stay untouched. */
+static void check_acc(const vq_k_tq *k, const vq_k_tq *ref, size_t d, unsigned b, input_kind kind,
+                      size_t coff, size_t na) {
+    enum { GUARD = 5 };
+    float cb[256], a[4], y0[4 * (MAXD + GUARD)], y1[4 * (MAXD + GUARD)];
+    uint8_t idx[MAXD], cbuf[MAXD + 16];
+    uint8_t *c = cbuf + coff;
+    size_t ldy = d + GUARD;
+    codebook(cb, b, kind);
+    fill(a, na, kind, d * 13 + b);
+    fill(y0, na * ldy, kind, d * 17 + b + na);
+    if (kind == INTEGER) /* keep a·cb + y exactly representable */
+        for (size_t i = 0; i < na; i++) a[i] = fmodf(a[i], 8.0f);
+    memcpy(y1, y0, na * ldy * sizeof(float));
+    uint64_t s = d * 977 + b * 3 + coff + na;
+    for (size_t i = 0; i < d; i++) idx[i] = (uint8_t)(tu_next(&s) & ((1u << b) - 1));
+    if (d > 3) idx[0] = (uint8_t)((1u << b) - 1), idx[d - 1] = (uint8_t)((1u << b) - 1);
+    vq__tq_pack(idx, d, b, c);
+    ref->acc[b](c, d, cb, a, na, y0, ldy);
+    k->acc[b](c, d, cb, a, na, y1, ldy);
+    for (size_t r = 0; r < na; r++) {
+        for (size_t i = 0; i < ldy; i++) {
+            float want = y0[r * ldy + i];
+            cr_expect(memcmp(&y1[r * ldy + i], &want, sizeof want) == 0,
+                      "acc b=%u d=%zu kind=%d na=%zu row %zu i=%zu: %.9g vs ref %.9g", b, d, kind,
+                      na, r, i, y1[r * ldy + i], want);
+        }
+    }
+}
+
+Test(kernels_tq, acc_simd_matches_scalar_reference) {
+    vq_isa isas[2];
+    int ni = tu_isas(isas);
+    cr_assert_gt(ni, 0, "this CPU has no SIMD tier to compare");
+    const vq_k_tq *ref = vq__k_tq(VQ_ISA_SCALAR);
+    for (int t = 0; t < ni; t++) {
+        const vq_k_tq *k = vq__k_tq(isas[t]);
+        for (unsigned b = 1; b <= 8; b++) {
+            for (size_t d = 1; d <= 67; d++)
+                for (int kind = RANDOM; kind <= TINY; kind++)
+                    check_acc(k, ref, d, b, (input_kind)kind, (d >> 1) & 3, 1 + d % 4);
+            for (int kind = RANDOM; kind <= TINY; kind++) check_acc(k, ref, 784, b, kind, 3, 4);
+        }
+    }
+}
+
+Test(kernels_tq, acc_reference_is_the_plain_update) {
+    /* The reference against an independent reading: y += a·cb[idx] per row. */
+    const vq_k_tq *ref = vq__k_tq(VQ_ISA_SCALAR);
+    float cb[256], a[2] = {3.0f, -0.5f}, y[2 * 100];
+    uint8_t idx[100], c[100];
+    for (unsigned b = 1; b <= 8; b++) {
+        for (unsigned i = 0; i < 256; i++) cb[i] = (float)i - 7.0f;
+        for (size_t i = 0; i < 100; i++) idx[i] = (uint8_t)((i * 53 + b) % (1u << b));
+        for (size_t i = 0; i < 200; i++) y[i] = (float)(i % 11);
+        vq__tq_pack(idx, 100, b, c);
+        ref->acc[b](c, 100, cb, a, 2, y, 100);
+        for (size_t r = 0; r < 2; r++)
+            for (size_t i = 0; i < 100; i++)
+                cr_expect_eq(y[r * 100 + i], (float)((r * 100 + i) % 11) + a[r] * cb[idx[i]],
+                             "b=%u row %zu i=%zu", b, r, i);
+    }
+}

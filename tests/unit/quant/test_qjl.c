@@ -9,11 +9,7 @@
 #include "kernels/f32.h"
 #include "quant.h"
 #include "testutil.h"
-
-/* quant.c refers to the quantizers weakly; a strong reference keeps qjl.o linked. */
-static void __attribute__((constructor)) keep_qjl(void) {
-    if (!vq__ops_qjl.name) abort();
-}
+#include "testutil_center.h"
 
 static vq_quant *mk(const char *spec, unsigned d) {
     vq_quant *q = NULL;
@@ -188,21 +184,6 @@ Test(qjl, bad_specs_are_rejected) {
     cr_expect_eq(vq_quant_encode(q, 1, big, c, &err), VQ_EINVAL);
     cr_expect_str_eq(err.field, "vector");
     vq_quant_free(q);
-}
-
-/* center=1 on data with a large common offset: train stores the mean c. */
-static vq_quant *mk_center(const char *spec, unsigned d, size_t n, const float *x) {
-    vq_quant *q = NULL;
-    vq_err err = {0};
-    cr_assert_eq(vq_quant_new(spec, d, &q, &err), VQ_OK, "%s: %s", spec, err.msg);
-    cr_assert(!vq_quant_is_trained(q), "%s: centering needs training", spec);
-    cr_assert_eq(vq_quant_train(q, n, x, &err), VQ_OK, "%s: %s", spec, err.msg);
-    return q;
-}
-
-static void offset_data(float *x, size_t n, size_t d, uint64_t seed) {
-    tu_fill_normal(x, n * d, seed);
-    for (size_t i = 0; i < n * d; i++) x[i] = 3.0f + 0.5f * x[i] + (float)(i % d) * 0.01f;
 }
 
 Test(qjl, center_scores_equal_decode_based_computation) {

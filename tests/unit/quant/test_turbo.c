@@ -10,12 +10,7 @@
 #include "lloyd.h"
 #include "quant.h"
 #include "testutil.h"
-
-/* quant.c refers to the quantizers weakly, and a static library member is only linked when
- * something refers to it strongly: this reference keeps turbo.o in the test binary. */
-static void __attribute__((constructor)) keep_turbo(void) {
-    if (!vq__ops_tq.name || !vq__ops_tq_ip.name) abort();
-}
+#include "testutil_center.h"
 
 /* These tests exercise the data-oblivious estimators, so a tq-ip spec that does not name
  * `center` asks for center=0 (tq-ip centers by default; the center=1 tests train). */
@@ -424,21 +419,6 @@ Test(turbo, bad_specs_and_input_are_rejected) {
     w[1] = 0;
     cr_expect_eq(vq_quant_encode(q, 1, w, c, &err), VQ_OK);
     vq_quant_free(q);
-}
-
-/* center=1: trained quantizer over data with a large common offset. */
-static vq_quant *mk_center(const char *spec, unsigned d, size_t n, const float *x) {
-    vq_quant *q = NULL;
-    vq_err err = {0};
-    cr_assert_eq(vq_quant_new(spec, d, &q, &err), VQ_OK, "%s: %s", spec, err.msg);
-    cr_assert(!vq_quant_is_trained(q), "%s: centering needs training", spec);
-    cr_assert_eq(vq_quant_train(q, n, x, &err), VQ_OK, "%s: %s", spec, err.msg);
-    return q;
-}
-
-static void offset_data(float *x, size_t n, size_t d, uint64_t seed) {
-    tu_fill_normal(x, n * d, seed);
-    for (size_t i = 0; i < n * d; i++) x[i] = 3.0f + 0.5f * x[i] + (float)(i % d) * 0.01f;
 }
 
 Test(turbo, center_scores_equal_decode_based_computation) {

@@ -1,0 +1,98 @@
+/* rpc_inproc.c — the in-process side of the RPC overhead measurement (bench/rpc_overhead.sh):
+ * opens a vqdb data directory read-only, and for each ef of a list runs every query of a
+ * file through vqe_search (k, ef as the server would) on one thread, after one untimed pass
+ * to warm the index. Prints one JSON line per ef: recall@k against an .ivecs ground truth
+ * (user ids are the base-file row numbers), CPU microseconds per search (this process's
+ * CPU time, CLOCK_PROCESS_CPUTIME_ID, the same clock family as the server's /proc/PID/stat
+ * figure) and wall QPS.
+ *
+ * usage: rpc_inproc DATA_DIR COLLECTION QUERIES.fvecs GT.ivecs K EF[,EF...] [NQ] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+#include "readers.h"
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 7) {
+        fprintf(stderr, "usage: rpc_inproc DATA_DIR COLLECTION QUERIES GT K EF[,EF...] [NQ]\n");
+        return 2;
+    }
+    vq_err e;
+    vq_matrix q;
+    vq_imatrix gt;
+    unsigned k = (unsigned)strtoul(argv[5], NULL, 10);
+    size_t nq_max = argc > 7 ? strtoull(argv[7], NULL, 10) : 0;
+    if (vq_read_vectors(argv[3], nq_max, &q, &e) || vq_read_ivecs(argv[4], nq_max, &gt, &e)) {
+        fprintf(stderr, "rpc_inproc: %s: %s\n", e.field, e.msg);
+        return 1;
+    }
+    if (gt.n < q.n || gt.d < k) {
+        fprintf(stderr, "rpc_inproc: ground truth has %zu x %zu, need %zu x %u\n", gt.n, gt.d, q.n,
+                k);
+        return 1;
+    }
+    vqe_db_params dp;
+    vqe_db_params_default(&dp);
+    dp.read_only = 1;
+    vqe_db *db;
+    vqe_collection *c;
+    double t_open = cpu_now();
+    if (vqe_db_open(argv[1], &dp, &db, &e) || vqe_collection_open(db, argv[2], &c, &e)) {
+        fprintf(stderr, "rpc_inproc: %s: %s\n", e.field, e.msg);
+        return 1;
+    }
+    fprintf(stderr, "rpc_inproc: opened %s/%s in %.1f s CPU\n", argv[1], argv[2],
+            cpu_now() - t_open);
+    vqe_hit *hits = calloc(k, sizeof *hits);
+    char *list = strdup(argv[6]), *save = NULL;
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        vqe_search_params sp;
+        vqe_search_params_default(&sp);
+        sp.k = k;
+        sp.ef = (unsigned)strtoul(tok, NULL, 10);
+        size_t found = 0;
+        double cpu = 0, wall = 0;
+        for (int pass = 0; pass < 2; pass++) { /* pass 0 warms the index up, untimed */
+            struct timespec w0, w1;
+            clock_gettime(CLOCK_MONOTONIC, &w0);
+            double c0 = cpu_now();
+            found = 0;
+            for (size_t i = 0; i < q.n; i++) {
+                size_t n = 0;
+                if (vqe_search(c, q.data + i * q.d, &sp, hits, &n, NULL, &e)) {
+                    fprintf(stderr, "rpc_inproc: search: %s: %s\n", e.field, e.msg);
+                    return 1;
+                }
+                for (size_t a = 0; a < n; a++)
+                    for (unsigned b = 0; b < k; b++)
+                        if (!hits[a].id.is_str && hits[a].id.u == (uint64_t)gt.data[i * gt.d + b]) {
+                            found++;
+                            break;
+                        }
+            }
+            cpu = cpu_now() - c0;
+            clock_gettime(CLOCK_MONOTONIC, &w1);
+            wall = (double)(w1.tv_sec - w0.tv_sec) + 1e-9 * (double)(w1.tv_nsec - w0.tv_nsec);
+        }
+        printf("{\"ef\":%u,\"k\":%u,\"nq\":%zu,\"recall\":%.4f,\"cpu_us_per_search\":%.2f,"
+               "\"qps\":%.1f}\n",
+               sp.ef, k, q.n, (double)found / ((double)q.n * k), 1e6 * cpu / (double)q.n,
+               (double)q.n / wall);
+        fflush(stdout);
+    }
+    free(list);
+    free(hits);
+    vqe_db_close(db);
+    vq_matrix_free(&q);
+    vq_imatrix_free(&gt);
+    return 0;
+}

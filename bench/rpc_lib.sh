@@ -1,0 +1,33 @@
+# rpc_lib.sh — shared by bench/rpc_*.sh: start/stop `vqdb serve` on a free loopback port and
+# read a process's CPU time and RSS from /proc. Source it; it needs $VQDB.
+HZ=$(getconf CLK_TCK)
+
+# start_server DATA_DIR THREADS LOGFILE: sets SRV_PID and SRV_ADDR
+start_server() {
+    "$VQDB" serve --data "$1" --listen 127.0.0.1:0 --threads "$2" >"$3" 2>"$3.err" &
+    SRV_PID=$!
+    for _ in $(seq 600); do
+        local port
+        port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$3" | head -1)
+        if [ -n "$port" ]; then
+            SRV_ADDR="127.0.0.1:$port"
+            return 0
+        fi
+        kill -0 "$SRV_PID" 2>/dev/null || { cat "$3.err" >&2; return 1; }
+        sleep 0.1
+    done
+    echo "server did not start" >&2
+    return 1
+}
+
+stop_server() {
+    kill -TERM "$SRV_PID" 2>/dev/null
+    wait "$SRV_PID"
+}
+
+# cpu_s PID: user + system CPU seconds of the process (all threads) so far
+cpu_s() { awk -v hz="$HZ" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+# rss_mb PID
+rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+# json_field LINE NAME: a numeric field of a one-line JSON object
+json_field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.eE+-]*\).*/\1/p"; }
