@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "graph.h"
 #include "index.h"
+#include "query.h"
 
 static char g_dir[64];
 static vqe_db *g_db;
@@ -551,4 +552,43 @@ Test(graph, knn_overlay_hnsw) {
     }
     cr_assert_gt(cnt, 0);
     cr_assert_lt(near, 0.7 * all, "overlay neighbours are not nearer than random ones");
+}
+
+/* Through vqe_query: graph expansion after fusion returns the hits' linked chunks, and MMR
+ * over the expanded pool picks k distinct records. */
+Test(graph, query_pipeline_hops_and_diversity) {
+    g_rng = 9;
+    static float x[ND * NCH * DIM];
+    vqe_collection *c = chunks(NULL, x);
+    int target = 37; /* document 7, chunk 2 */
+    vqe_subquery sq;
+    vqe_subquery_init(&sq, VQE_SUB_DENSE);
+    sq.vector = x + target * DIM;
+    vqe_query_params p;
+    vqe_query_params_default(&p);
+    p.subs = &sq, p.n_subs = 1, p.k = 1;
+    p.fusion.kind = VQE_FUSION_NONE;
+    p.graph.mode = VQE_EXPAND_HOPS;
+    p.graph.hops = 2;
+    vqe_query_result r;
+    vq_err e;
+    /* k = 1: the hit; the pool then holds chunks 35..39 of its document */
+    cr_assert_eq(vqe_query(c, &p, &r, &e), VQ_OK, "%s", e.msg);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(r.hits[0].id.u, (uint64_t)target);
+    cr_assert_eq(r.expanded, 4);
+    vqe_query_result_free(&r);
+    /* the same seed with k = 5 and MMR: the 5 picks are the hit plus its linked chunks only
+     * when seeds are 1; with k = 5 the top 5 vector hits seed, so check that every linked
+     * neighbour of the best hit is in the pool the diversity stage saw */
+    p.k = 5;
+    p.diversity.method = VQE_DIV_MMR;
+    cr_assert_eq(vqe_query(c, &p, &r, &e), VQ_OK, "%s", e.msg);
+    cr_assert_eq(r.n, 5);
+    cr_assert_eq(r.div.n_sel, 5);
+    cr_assert_eq(r.hits[0].id.u, (uint64_t)target);
+    for (size_t i = 0; i < r.n; i++)
+        for (size_t j = i + 1; j < r.n; j++) cr_assert_neq(r.hits[i].internal, r.hits[j].internal);
+    cr_assert_geq(r.expanded, 4);
+    vqe_query_result_free(&r);
 }
