@@ -133,6 +133,8 @@ typedef struct hybrid_in {
     unsigned prefetch, ef;
     vqe_fusion_params fusion;
     int fusion_set;
+    vqe_diversity_params div; /* --diversity (graph.md) */
+    vqe_graph_params graph;   /* --hops */
 } hybrid_in;
 
 static int run_hybrid(const char *cmd, vqe_collection *c, const hybrid_in *in, unsigned k,
@@ -173,6 +175,8 @@ static int run_hybrid(const char *cmd, vqe_collection *c, const hybrid_in *in, u
         for (size_t j = 0; j < ns; j++) sq[j].prefetch = in->prefetch;
         p.n_subs = ns;
         p.fusion = in->fusion;
+        p.diversity = in->div;
+        p.graph = in->graph;
         if (!in->fusion_set && ns == 1) p.fusion.kind = VQE_FUSION_NONE;
         vqe_query_result r;
         vq_err e = {0};
@@ -224,17 +228,22 @@ int vq_cmd_query(int argc, char **argv) {
                "                  [--prefetch N]   (BM25 on the text field, inner product on a "
                "sparse field;\n"
                "                  sparse lines are {\"indices\": [...], \"values\": [...]}; "
-               "default fusion rrf)\n");
+               "default fusion rrf)\n"
+               "                  [--diversity mmr[:lambda=X]|fl] [--hops N]   (after fusion: "
+               "graph expansion over\n"
+               "                  the collection's links from the top k, then MMR or facility "
+               "location; see graph.md)\n");
         return 0;
     }
-    vqe_cli_opt o[] = {VQE_OPT("--data", 1),    VQE_OPT("--collection", 1),
-                       VQE_OPT("--queries", 1), VQE_OPT("-k", 1),
-                       VQE_OPT("--filter", 1),  VQE_OPT("--ef", 1),
-                       VQE_OPT("--json", 0),    VQE_OPT("--gt", 1),
-                       VQE_OPT("--plan", 1),    VQE_OPT("--exact-threshold", 1),
-                       VQE_OPT("--text", 1),    VQE_OPT("--texts", 1),
-                       VQE_OPT("--sparse", 1),  VQE_OPT("--sparse-field", 1),
-                       VQE_OPT("--fusion", 1),  VQE_OPT("--prefetch", 1)};
+    vqe_cli_opt o[] = {VQE_OPT("--data", 1),      VQE_OPT("--collection", 1),
+                       VQE_OPT("--queries", 1),   VQE_OPT("-k", 1),
+                       VQE_OPT("--filter", 1),    VQE_OPT("--ef", 1),
+                       VQE_OPT("--json", 0),      VQE_OPT("--gt", 1),
+                       VQE_OPT("--plan", 1),      VQE_OPT("--exact-threshold", 1),
+                       VQE_OPT("--text", 1),      VQE_OPT("--texts", 1),
+                       VQE_OPT("--sparse", 1),    VQE_OPT("--sparse-field", 1),
+                       VQE_OPT("--fusion", 1),    VQE_OPT("--prefetch", 1),
+                       VQE_OPT("--diversity", 1), VQE_OPT("--hops", 1)};
     size_t no = sizeof o / sizeof *o;
     int rc = vqe_cli_parse(cmd, argc, argv, 1, o, no);
     const char *dir = vqe_cli_get(o, no, "--data"), *cname = vqe_cli_get(o, no, "--collection"),
@@ -242,7 +251,8 @@ int vq_cmd_query(int argc, char **argv) {
                *gtf = vqe_cli_get(o, no, "--gt"), *plan = vqe_cli_get(o, no, "--plan");
     const char *text = vqe_cli_get(o, no, "--text"), *textf = vqe_cli_get(o, no, "--texts"),
                *spf = vqe_cli_get(o, no, "--sparse"), *fus = vqe_cli_get(o, no, "--fusion");
-    int hybrid = text || textf || spf || fus || vqe_cli_get(o, no, "--prefetch");
+    const char *divs = vqe_cli_get(o, no, "--diversity"), *hops = vqe_cli_get(o, no, "--hops");
+    int hybrid = text || textf || spf || fus || vqe_cli_get(o, no, "--prefetch") || divs || hops;
     if (rc || (rc = vqe_cli_need(cmd, dir, "--data")) ||
         (rc = vqe_cli_need(cmd, cname, "--collection")) ||
         (!hybrid && (rc = vqe_cli_need(cmd, qf, "--queries"))))
@@ -257,6 +267,18 @@ int vq_cmd_query(int argc, char **argv) {
     }
     hybrid_in hin = {.text = text, .sparse_field = vqe_cli_get(o, no, "--sparse-field")};
     vqe_fusion_params_default(&hin.fusion);
+    vqe_diversity_params_default(&hin.div);
+    vqe_graph_params_default(&hin.graph);
+    if (divs) {
+        vq_err de = {0};
+        if ((rc = vqe_diversity_parse(divs, &hin.div, &de))) return vq_cli_fail(cmd, rc, &de);
+    }
+    if (hops) {
+        unsigned long h;
+        if ((rc = vqe_cli_uint(cmd, hops, "--hops", 0, VQE_GRAPH_HOPS_MAX, &h))) return rc;
+        hin.graph.mode = h ? VQE_EXPAND_HOPS : VQE_EXPAND_NONE;
+        hin.graph.hops = h ? (unsigned)h : 1;
+    }
     if (fus) {
         vq_err fe = {0};
         if ((rc = vqe_fusion_parse(fus, &hin.fusion, &fe))) return vq_cli_fail(cmd, rc, &fe);

@@ -9,27 +9,29 @@
 #include "cli.h"
 #include "vq.h"
 
-#define VQ_CMDS(X)                                                                      \
-    X("quant-bench", vq_cmd_quant_bench, "measure quantizers: distortion, bias, speed") \
-    X("gen", vq_cmd_gen, "generate a synthetic vector set with a fixed seed")           \
-    X("gt", vq_cmd_gt, "compute exact top-k ground truth (.ivecs)")                     \
-    X("build", vq_cmd_build, "build an index from a vector file")                       \
-    X("search", vq_cmd_search, "search a saved index")                                  \
-    X("bench", vq_cmd_bench, "recall/latency sweep against FAISS and hnswlib")          \
-    X("collection", vq_cmd_collection, "create/list/describe/drop collections")         \
-    X("upsert", vq_cmd_upsert, "write vectors and attributes into a collection")        \
-    X("query", vq_cmd_query, "query a collection (vector + attribute filter)")          \
-    X("delete", vq_cmd_delete, "delete ids from a collection")                          \
-    X("get", vq_cmd_get, "read records by id")                                          \
-    X("snapshot", vq_cmd_snapshot, "consistent copy of a collection")                   \
-    X("restore", vq_cmd_restore, "restore a collection from a snapshot")                \
-    X("explain", vq_cmd_explain, "show the plan of a filtered query")                   \
-    X("rebuild", vq_cmd_rebuild, "rebuild an index, optionally in a new SPEC")          \
-    X("compact", vq_cmd_compact, "reclaim deleted entries of an index")                 \
-    X("serve", vq_cmd_serve, "run the gRPC server")                                     \
-    X("loadgen", vq_cmd_loadgen, "gRPC load generator")                                 \
-    X("kv-bench", vq_cmd_kv_bench, "KV-cache compression on a llama2.c model")          \
-    X("compress-weights", vq_cmd_compress_weights, "quantize a model's weight matrices")
+#define VQ_CMDS(X)                                                                       \
+    X("quant-bench", vq_cmd_quant_bench, "measure quantizers: distortion, bias, speed")  \
+    X("gen", vq_cmd_gen, "generate a synthetic vector set with a fixed seed")            \
+    X("gt", vq_cmd_gt, "compute exact top-k ground truth (.ivecs)")                      \
+    X("build", vq_cmd_build, "build an index from a vector file")                        \
+    X("search", vq_cmd_search, "search a saved index")                                   \
+    X("bench", vq_cmd_bench, "recall/latency sweep against FAISS and hnswlib")           \
+    X("collection", vq_cmd_collection, "create/list/describe/drop collections")          \
+    X("upsert", vq_cmd_upsert, "write vectors and attributes into a collection")         \
+    X("query", vq_cmd_query, "query a collection (vector + attribute filter)")           \
+    X("delete", vq_cmd_delete, "delete ids from a collection")                           \
+    X("get", vq_cmd_get, "read records by id")                                           \
+    X("snapshot", vq_cmd_snapshot, "consistent copy of a collection")                    \
+    X("restore", vq_cmd_restore, "restore a collection from a snapshot")                 \
+    X("explain", vq_cmd_explain, "show the plan of a filtered query")                    \
+    X("rebuild", vq_cmd_rebuild, "rebuild an index, optionally in a new SPEC")           \
+    X("compact", vq_cmd_compact, "reclaim deleted entries of an index")                  \
+    X("serve", vq_cmd_serve, "run the gRPC server")                                      \
+    X("loadgen", vq_cmd_loadgen, "gRPC load generator")                                  \
+    X("kv-bench", vq_cmd_kv_bench, "KV-cache compression on a llama2.c model")           \
+    X("compress-weights", vq_cmd_compress_weights, "quantize a model's weight matrices") \
+    X("link", vq_cmd_link, "add/remove/list typed links between records")                \
+    X("graph-bench", vq_cmd_graph_bench, "latency MMR/facility location add to an HNSW search")
 
 #define VQ__DECL(name, fn, help) int fn(int argc, char **argv) __attribute__((weak));
 VQ_CMDS(VQ__DECL)

@@ -40,6 +40,7 @@ enum {
     VQE_CF_TEXT,
     VQE_CF_IDMAP,
     VQE_CF_POSTINGS, /* text and sparse fields' per-record postings (postings.c) */
+    VQE_CF_LINKS,    /* typed links between records (graph.c) */
     VQE_CF_N
 };
 typedef struct vqe__store vqe__store;
@@ -204,6 +205,7 @@ struct vqe_collection {
     uint64_t n_compactions, n_rebuilds;
     int last_error;
     double last_seconds;
+    struct vqe__graph *graph; /* links and the kNN overlay cache (graph.c) */
 };
 
 struct vqe_db {
@@ -263,6 +265,15 @@ int vqe__dense_topk(vqe_collection *c, const float *query, unsigned k, unsigned 
                     vq_err *err);
 /* plan.c: VQ_ESTATE naming "filter" unless f was bound to c's schema (vqe_filter_bind). */
 int vqe__filter_check(const vqe_collection *c, const vqe_filter *f, vq_err *err);
+/* graph.c: links in memory. load creates c->graph from the links column family (after the
+ * ids are loaded); batch_forget adds the deletes of every link touching a user key to a
+ * delete's batch (under the writer mutex); forget drops them from memory once the batch is
+ * durable (under the exclusive lock). */
+typedef struct vqe__graph vqe__graph;
+int vqe__graph_load(vqe_collection *c, vq_err *err);
+void vqe__graph_free(vqe__graph *g);
+void vqe__graph_batch_forget(vqe_collection *c, vqe__batch *b, const uint8_t *ukey, size_t kl);
+void vqe__graph_forget(vqe_collection *c, const uint8_t *ukey, size_t kl);
 /* filter_eval.c: evaluates a bound filter to the live iids it allows (new bitmap). */
 int vqe__filter_eval(const vqe_collection *c, const vqe_filter *f, roaring_bitmap_t **out,
                      vq_err *err);

@@ -129,6 +129,7 @@ void vqe__collection_free(vqe_collection *c) {
     vq_free(c->uid);
     vqe__attrs_free(&c->attrs);
     for (unsigned f = 0; f < VQE_FIELDS_MAX; f++) vqe_impact_free(c->impact[f]);
+    vqe__graph_free(c->graph);
     vq_quant_free(c->fq);
 #if VQE_HAVE_INDEX
     for (int i = 0; i < c->n_pool; i++) vqi_searcher_free(c->pool[i]);
@@ -617,6 +618,7 @@ int vqe__collection_load(vqe_db *db, const char *name, vqe_collection **out, vq_
         rc = vq_err_set(err, rc, "attrs", "out of memory");
         goto fail;
     }
+    if ((rc = vqe__graph_load(c, err))) goto fail;
     if ((rc = vq_quant_new("f32", d, &c->fq, err))) goto fail;
     snprintf(c->index_path, sizeof c->index_path, "%s/index/%u.vqi", db->dir, cid);
 #if VQE_HAVE_INDEX

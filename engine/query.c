@@ -25,6 +25,8 @@ void vqe_query_params_default(vqe_query_params *p) {
     memset(p, 0, sizeof *p);
     vqe_fusion_params_default(&p->fusion);
     p->k = 10;
+    vqe_graph_params_default(&p->graph);
+    vqe_diversity_params_default(&p->diversity);
 }
 
 void vqe_query_result_free(vqe_query_result *r) {
@@ -216,6 +218,73 @@ static void id_of(const vqe_collection *c, uint32_t iid, vqe_id *id) {
         *id = (vqe_id){.u = c->uid[iid]};
 }
 
+/* Graph expansion around the top k, then diversity selection; rewrites the pool in place
+ * (best first), leaving the cut to k to the caller. */
+static int post_fusion(vqe_collection *c, const vqe_query_params *p, const sub *S, vqe_fused **pool,
+                       size_t *np, vqe_query_result *out, vq_err *err) {
+    if (p->graph.mode != VQE_EXPAND_NONE && *np) {
+        double t = vq_now();
+        size_t ns = *np < p->k ? *np : p->k;
+        uint32_t *seeds = vq_malloc(ns * sizeof *seeds);
+        double *sc = vq_malloc(ns * sizeof *sc);
+        VQ_FAIL_IF(!seeds || !sc, (vq_free(seeds), vq_free(sc), VQ_ENOMEM), err, "query",
+                   "out of memory");
+        for (size_t i = 0; i < ns; i++) seeds[i] = (*pool)[i].id, sc[i] = (*pool)[i].score;
+        const float *qv = NULL;
+        for (size_t i = 0; !qv && i < p->n_subs; i++)
+            if (S[i].kind == VQE_SUB_DENSE) qv = S[i].vec;
+        vqe_graph_result g;
+        int rc = vqe__graph_expand_locked(c, &p->graph, qv, seeds, sc, ns, &g, err);
+        vq_free(seeds), vq_free(sc);
+        VQ_TRY(rc);
+        vqe_fused *np2 = vq_malloc((g.n ? g.n : 1) * sizeof *np2);
+        if (!np2) {
+            vqe_graph_result_free(&g);
+            return vq_err_set(err, VQ_ENOMEM, "query", "out of memory");
+        }
+        for (size_t i = 0; i < g.n; i++) np2[i] = (vqe_fused){g.hits[i].internal, g.hits[i].score};
+        out->expanded = g.n - g.n_seeds;
+        vq_free(*pool);
+        *pool = np2, *np = g.n;
+        vqe_graph_result_free(&g);
+        out->graph_ms = (vq_now() - t) * 1e3;
+    }
+    if (p->diversity.method != VQE_DIV_TOPK && *np) {
+        double t = vq_now();
+        size_t n = *np;
+        if (p->diversity.method == VQE_DIV_FL && n > VQE_DIV_FL_POOL_MAX) n = VQE_DIV_FL_POOL_MAX;
+        const unsigned d = c->schema.dim;
+        float *x = vq_malloc(n * d * sizeof *x);
+        double *rel = vq_malloc(n * sizeof *rel);
+        uint32_t *sel = vq_malloc(n * sizeof *sel);
+        vqe_fused *kept = vq_malloc(n * sizeof *kept);
+        int rc = (!x || !rel || !sel || !kept)
+                     ? vq_err_set(err, VQ_ENOMEM, "query", "out of memory")
+                     : VQ_OK;
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t i = 0; !rc && i < n; i++) {
+            memcpy(x + i * d, c->vecs + (size_t)(*pool)[i].id * d, d * sizeof *x);
+            if ((*pool)[i].score < lo) lo = (*pool)[i].score;
+            if ((*pool)[i].score > hi) hi = (*pool)[i].score;
+        }
+        for (size_t i = 0; !rc && i < n; i++)
+            rel[i] = hi > lo ? ((*pool)[i].score - lo) / (hi - lo) : 1.0;
+        vqe_diversity_params dp = p->diversity;
+        dp.k = p->k;
+        if (!rc) rc = vqe_diversity_select(&dp, n, d, x, rel, sel, &out->div, err);
+        if (!rc) {
+            for (size_t i = 0; i < out->div.n_sel; i++) kept[i] = (*pool)[sel[i]];
+            vq_free(*pool);
+            *pool = kept, *np = out->div.n_sel;
+            kept = NULL;
+        }
+        vq_free(x), vq_free(rel), vq_free(sel), vq_free(kept);
+        VQ_TRY(rc);
+        out->diversity_ms = (vq_now() - t) * 1e3;
+    }
+    return VQ_OK;
+}
+
 int vqe_query(vqe_collection *c, const vqe_query_params *p, vqe_query_result *out, vq_err *err) {
     VQ_FAIL_IF(!c || !p || !out, VQ_EINVAL, err, "query", "NULL argument");
     memset(out, 0, sizeof *out);
@@ -253,7 +322,8 @@ int vqe_query(vqe_collection *c, const vqe_query_params *p, vqe_query_result *ou
         double tf = vq_now();
         if (!rc) rc = vqe_fuse(&p->fusion, L, p->n_subs, &fused, &nf, err);
         out->fuse_ms = (vq_now() - tf) * 1e3;
-        /* post-fusion stages over fused[0..nf) go here */
+        /* post-fusion stages over fused[0..nf) */
+        if (!rc) rc = post_fusion(c, p, S, &fused, &nf, out, err);
         if (!rc) {
             out->pool = nf;
             size_t n = nf < p->k ? nf : p->k;

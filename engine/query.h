@@ -28,8 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "diversity.h"
 #include "engine.h"
 #include "fusion.h"
+#include "graph.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,6 +72,13 @@ typedef struct vqe_query_params {
     const vqe_filter *filter; /* NULL: none; must be bound (vqe_filter_bind) */
     vqe_fusion_params fusion; /* NONE requires n_subs == 1 */
     unsigned k;               /* results, 1..VQE_K_MAX */
+    /* After fusion (graph.h): mode NONE = no expansion; otherwise the top k fused hits are
+     * the seeds, the query vector is the first dense sub-query's (none: proximity only),
+     * and the pool becomes the seeds plus the records reached, scored by the blend. */
+    vqe_graph_params graph;
+    /* Then (diversity.h): method TOPK = plain cut to k; MMR / FL select k from the pool with
+     * relevance = pool scores min-max normalized to [0, 1] (k and sim: this k, cosine). */
+    vqe_diversity_params diversity;
 } vqe_query_params;
 /* No sub-queries, no filter, RRF with k = 60, k = 10. */
 void vqe_query_params_default(vqe_query_params *p);
@@ -96,6 +105,9 @@ typedef struct vqe_query_result {
     size_t n_subs;
     uint64_t live, matches; /* live records; of those, the ones the filter allows */
     double filter_ms, fuse_ms, total_ms;
+    size_t expanded;    /* records the graph stage added to the pool */
+    vqe_div_report div; /* the diversity stage's report (zeroed when it did not run) */
+    double graph_ms, diversity_ms;
 } vqe_query_result;
 
 /* Runs the query. On success *out holds the result (free with vqe_query_result_free); on

@@ -25,6 +25,14 @@
  *                                             order). Added after format 1's first release:
  *                                             opening an older directory read-write creates
  *                                             the column family empty.
+ *   links    cid(4 BE) + u16 BE length of the from user key + from user key + type(1)
+ *            + to user key                 -> f32 LE weight (graph.c: one key per typed link
+ *                                             between two records; written in one batch per
+ *                                             link call, deleted in the batch that deletes
+ *                                             either record; type 1 next, 2 chunk, 3 cite,
+ *                                             4 related). Added after format 1's first
+ *                                             release: opening an older directory read-write
+ *                                             creates the column family empty.
  * Big-endian ids make RocksDB's byte order the numeric order, so a collection is one
  * contiguous key range per column family (drop = delete_range) and loads scan in iid order.
  *
@@ -42,8 +50,8 @@
 
 #include "coll_internal.h"
 
-static const char *const cf_names[VQE_CF_N] = {"meta", "vectors", "attrs",
-                                               "text", "idmap",   "postings"};
+static const char *const cf_names[VQE_CF_N] = {"meta",  "vectors",  "attrs", "text",
+                                               "idmap", "postings", "links"};
 
 struct vqe__store {
     rocksdb_t *db;

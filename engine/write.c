@@ -539,6 +539,7 @@ int vqe_delete(vqe_collection *c, const vqe_id *ids, size_t n, size_t *deleted, 
         uint8_t k[VQE_STRING_MAX + 8];
         size_t ukl = idkey_u(k, c->cid, keys[n_old - 1], kl);
         vqe__batch_del(b, VQE_CF_IDMAP, k, ukl);
+        vqe__graph_batch_forget(c, b, keys[n_old - 1], kl); /* its links go with it */
     }
     if (!rc && n_old) {
         put_state(b, c->cid, c->write_counter + 1, c->next_iid);
@@ -554,6 +555,7 @@ int vqe_delete(vqe_collection *c, const vqe_id *ids, size_t n, size_t *deleted, 
                 for (unsigned f = 0; f < c->schema.n_fields; f++)
                     if (c->impact[f]) vqe_impact_remove(c->impact[f], (uint32_t)old[i]);
                 vqe__hmap_del(&c->ids, keys[i], kls[i]);
+                vqe__graph_forget(c, keys[i], kls[i]);
                 /* The string id of a dead internal id is kept (freed at close; a restart
                  * does not load it): search results handed out before this write point at
                  * it, and readers hold no lock once vqe_search returns. */

@@ -206,6 +206,13 @@ const char *vqi_index_spec(const vqi_index *idx);
 /* Live vectors. */
 uint64_t vqi_index_size(const vqi_index *idx);
 
+/* Graph-augmented retrieval: the live neighbours of id in the HNSW base layer (level 0,
+ * at most 2M links), as external ids. Writes min(cap, count) ids into out and the count
+ * into *n (call with cap 0 to size). VQ_EUNSUPPORTED for non-HNSW indexes, VQ_ENOTFOUND
+ * when id is not live. */
+int vqi_index_neighbors(const vqi_index *idx, uint64_t id, uint64_t *out, size_t cap, size_t *n,
+                        vq_err *err);
+
 #ifdef __cplusplus
 }
 #endif
