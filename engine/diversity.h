@@ -75,6 +75,7 @@ typedef struct vqe_diversity_params {
     double lambda;    /* MMR only: VQE_MMR_LAMBDA_MIN..MAX, default VQE_MMR_LAMBDA_DEFAULT */
     vqe_sim_kind sim; /* default VQE_SIM_COS */
     unsigned k;       /* picks, 1..VQE_DIV_K_MAX (fewer when the pool is smaller) */
+    unsigned pool;    /* vqe_query: the best `pool` candidates considered; 0 = all of them */
 } vqe_diversity_params;
 /* TOPK, lambda 0.5, cosine, k 10. */
 void vqe_diversity_params_default(vqe_diversity_params *p);

@@ -252,6 +252,7 @@ static int post_fusion(vqe_collection *c, const vqe_query_params *p, const sub *
     if (p->diversity.method != VQE_DIV_TOPK && *np) {
         double t = vq_now();
         size_t n = *np;
+        if (p->diversity.pool && n > p->diversity.pool) n = p->diversity.pool;
         if (p->diversity.method == VQE_DIV_FL && n > VQE_DIV_FL_POOL_MAX) n = VQE_DIV_FL_POOL_MAX;
         const unsigned d = c->schema.dim;
         float *x = vq_malloc(n * d * sizeof *x);

@@ -10,7 +10,8 @@
  * Query: any number of dense, text (BM25) and sparse prefetches with one filter, fused by
  * RRF or weighted min-max / z-score fusion (engine/query.h). One dense prefetch alone is a
  * Search (same scores); one text or sparse prefetch keeps its own scores (BM25, inner
- * product). Diversity and graph expansion return UNIMPLEMENTED. */
+ * product), then graph expansion (user links and the kNN overlay, hops or personalized
+ * PageRank) and diversity selection (MMR, facility location) over the fused pool. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -510,6 +511,59 @@ static void subs_to_prefetch(vq_err *err) {
     snprintf(err->field, sizeof err->field, "%s", f);
 }
 
+/* GraphExpansion -> engine parameters. proto3 cannot tell an unset float from 0, so blend 0
+ * means the engine default (0.5); restart > 0 selects personalized PageRank. */
+static int graph_from_pb(const Vqdb__V1__GraphExpansion *g, vqe_graph_params *gp, vq_err *err) {
+    VQ_FAIL_IF(g->hops > VQE_GRAPH_HOPS_MAX, VQ_EINVAL, err, "graph.hops", "%u not in 0..%u",
+               g->hops, VQE_GRAPH_HOPS_MAX);
+    VQ_FAIL_IF(!(g->restart >= 0 && g->restart < 1), VQ_EINVAL, err, "graph.restart",
+               "%g not in [0, 1)", (double)g->restart);
+    VQ_FAIL_IF(!(g->blend >= 0 && g->blend <= 1), VQ_EINVAL, err, "graph.blend", "%g not in [0, 1]",
+               (double)g->blend);
+    gp->mode = g->restart > 0 ? VQE_EXPAND_PPR : VQE_EXPAND_HOPS;
+    if (g->hops) gp->hops = g->hops;
+    if (g->restart > 0) gp->restart = g->restart;
+    if (g->blend > 0) gp->alpha = 1.0 - g->blend;
+    if (!g->n_link_types) { /* all user links and the kNN overlay */
+        gp->use_links = 1, gp->type_mask = 0, gp->use_knn = 1;
+        return VQ_OK;
+    }
+    gp->use_links = 0, gp->type_mask = 0, gp->use_knn = 0;
+    for (size_t i = 0; i < g->n_link_types; i++) {
+        if (!strcmp(g->link_types[i], "knn")) {
+            gp->use_knn = 1;
+            continue;
+        }
+        vqe_link_type t;
+        VQ_FAIL_IF(
+            vqe_link_type_parse(g->link_types[i], &t, NULL), VQ_EINVAL, err, "graph.link_types",
+            "link_types[%zu] '%.40s': not knn, next, chunk, cite or related", i, g->link_types[i]);
+        gp->use_links = 1;
+        gp->type_mask |= VQE_LINK_BIT(t);
+    }
+    return VQ_OK;
+}
+
+/* Diversity -> engine parameters; lambda 0 means the default 0.5 (proto3 has no unset). */
+static int diversity_from_pb(const Vqdb__V1__Diversity *d, vqe_diversity_params *dp, vq_err *err) {
+    switch (d->method) {
+    case VQDB__V1__DIVERSITY__METHOD__MMR:
+        dp->method = VQE_DIV_MMR;
+        break;
+    case VQDB__V1__DIVERSITY__METHOD__FACILITY_LOCATION:
+        dp->method = VQE_DIV_FL;
+        break;
+    default:
+        return vq_err_set(err, VQ_EINVAL, "diversity.method", "unknown diversity method %d",
+                          (int)d->method);
+    }
+    VQ_FAIL_IF(!(d->lambda >= VQE_MMR_LAMBDA_MIN && d->lambda <= VQE_MMR_LAMBDA_MAX), VQ_EINVAL,
+               err, "diversity.lambda", "%g not in [0, 1]", (double)d->lambda);
+    if (d->lambda > 0) dp->lambda = d->lambda;
+    dp->pool = d->pool;
+    return VQ_OK;
+}
+
 static int run_query(const vqr_call_ctx *ctx, Vqdb__V1__QueryRequest *in,
                      Vqdb__V1__QueryResponse *out, vqr__hits *h, vq_err *err) {
     VQ_TRY(deadline_passed(ctx, err));
@@ -547,6 +601,10 @@ static int run_query(const vqr_call_ctx *ctx, Vqdb__V1__QueryRequest *in,
                               (int)in->fusion->method);
         }
     }
+    if (in->graph && (in->graph->hops || in->graph->restart != 0))
+        VQ_TRY(graph_from_pb(in->graph, &p.graph, err));
+    if (in->diversity && in->diversity->method != VQDB__V1__DIVERSITY__METHOD__NONE)
+        VQ_TRY(diversity_from_pb(in->diversity, &p.diversity, err));
     vqe_filter *f = NULL;
     if (in->filter) VQ_TRY(vqr__filter_from_pb(in->filter, &info.schema, &f, err));
     p.filter = f;
@@ -562,7 +620,8 @@ static int run_query(const vqr_call_ctx *ctx, Vqdb__V1__QueryRequest *in,
     /* vqr__hits_to_pb maps engine distances to the API's scores; fused and text/sparse
      * scores are similarities already, so they pass through as "L2 distances" unchanged,
      * and a lone dense list's -distance is turned back into a distance first. */
-    int dense_alone = p.n_subs == 1 && sq[0].kind == VQE_SUB_DENSE;
+    int dense_alone =
+        p.n_subs == 1 && sq[0].kind == VQE_SUB_DENSE && p.graph.mode == VQE_EXPAND_NONE;
     for (size_t i = 0; rc == VQ_OK && i < r.n; i++) {
         h->hits[i].internal = r.hits[i].internal;
         h->hits[i].id = r.hits[i].id;
@@ -587,7 +646,16 @@ static int run_query(const vqr_call_ctx *ctx, Vqdb__V1__QueryRequest *in,
         out->results = sr.results;
         /* vqr__hits_to_pb appended " ef=0"; the plan is ours */
         snprintf(h->plan, sizeof h->plan, "%s", plan);
+        size_t pl = strlen(h->plan);
+        if (p.graph.mode != VQE_EXPAND_NONE && pl < sizeof h->plan)
+            pl += (size_t)snprintf(h->plan + pl, sizeof h->plan - pl, " -> graph %s +%zu",
+                                   p.graph.mode == VQE_EXPAND_PPR ? "ppr" : "hops", r.expanded);
+        if (p.diversity.method != VQE_DIV_TOPK && pl < sizeof h->plan)
+            snprintf(h->plan + pl, sizeof h->plan - pl, " -> %s %zu",
+                     vqe_div_method_name(p.diversity.method), r.div.n_sel);
         out->plan = h->plan;
+        out->objective = r.div.objective;
+        out->mean_pairwise_sim = r.div.mean_pairwise;
     }
     vqe_query_result_free(&r);
     return rc;
@@ -598,10 +666,6 @@ static int query(const vqr_call_ctx *ctx, const uint8_t *req, size_t len, uint8_
     Vqdb__V1__QueryRequest *in = vqdb__v1__query_request__unpack(NULL, len, req);
     VQ_FAIL_IF(!in, VQ_EINVAL, err, "request", "malformed QueryRequest");
     int rc = VQ_OK;
-    if (in->diversity && in->diversity->method != VQDB__V1__DIVERSITY__METHOD__NONE)
-        rc = vq_err_set(err, VQ_EUNSUPPORTED, "diversity", "diversity is not implemented yet");
-    else if (in->graph && in->graph->hops)
-        rc = vq_err_set(err, VQ_EUNSUPPORTED, "graph", "graph expansion is not implemented yet");
     Vqdb__V1__QueryResponse out = VQDB__V1__QUERY_RESPONSE__INIT;
     vqr__hits hits;
     memset(&hits, 0, sizeof hits);
@@ -655,15 +719,20 @@ static int rebuild(const vqr_call_ctx *ctx, const uint8_t *req, size_t len, uint
     (void)ctx;
     Vqdb__V1__RebuildRequest *in = vqdb__v1__rebuild_request__unpack(NULL, len, req);
     VQ_FAIL_IF(!in, VQ_EINVAL, err, "request", "malformed RebuildRequest");
-    int rc = in->index_spec && *in->index_spec
-                 ? vq_err_set(err, VQ_EUNSUPPORTED, "index_spec",
-                              "changing the index spec on rebuild is not supported yet")
-                 : VQ_OK;
+    int rc = VQ_OK;
     double t0 = vq_now();
     pthread_rwlock_rdlock(&g_svc.lock);
     vqe_collection *c;
     if (rc == VQ_OK) rc = open_coll(in->collection, &c, err);
-    if (rc == VQ_OK) rc = vqe_rebuild(c, err);
+    vqe_rebuild_params rp;
+    vqe_rebuild_params_default(&rp);
+    if (in->index_spec && *in->index_spec) rp.index_spec = in->index_spec;
+    if (rc == VQ_OK) {
+        rc = vqe_rebuild_with(c, &rp, err);
+        /* the engine names a bad SPEC "index"; the API's field is index_spec */
+        if (rc && err && !strcmp(err->field, "index"))
+            snprintf(err->field, sizeof err->field, "index_spec");
+    }
     pthread_rwlock_unlock(&g_svc.lock);
     vqdb__v1__rebuild_request__free_unpacked(in, NULL);
     VQ_TRY(rc);
