@@ -8,23 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DBTEST_PREFIX "vqe_coll"
+#include "dbtest.h"
 #include "engine.h"
-
-static char g_dir[64];
-static vqe_db *g_db;
-
-static void setup(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/vqe_coll_XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
-    vq_err e;
-    cr_assert_eq(vqe_db_open(g_dir, NULL, &g_db, &e), VQ_OK, "%s", e.msg);
-}
-static void teardown(void) {
-    vqe_db_close(g_db);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    cr_assert_eq(system(cmd), 0);
-}
 
 static void mk(const char *name, unsigned dim, vq_metric m, const char *fields) {
     vqe_schema s;

@@ -10,31 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DBTEST_PREFIX "vqe_graph"
+#include "dbtest.h"
 #include "engine.h"
 #include "graph.h"
 #include "index.h"
 #include "query.h"
-
-static char g_dir[64];
-static vqe_db *g_db;
-
-static void setup(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/vqe_graph_XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
-    vq_err e;
-    cr_assert_eq(vqe_db_open(g_dir, NULL, &g_db, &e), VQ_OK, "%s", e.msg);
-}
-static void teardown(void) {
-    vqe_db_close(g_db);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    cr_assert_eq(system(cmd), 0);
-}
-static void reopen(void) {
-    vqe_db_close(g_db);
-    vq_err e;
-    cr_assert_eq(vqe_db_open(g_dir, NULL, &g_db, &e), VQ_OK, "%s", e.msg);
-}
 
 static uint64_t g_rng;
 static uint64_t rnd(void) {
