@@ -14,8 +14,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: vqdb gen --n N --d D [--clusters C] [--anisotropy A] [--normalize]\n"
             "                --seed S [--queries] --out FILE(.fvecs|.npy)\n"
-            "  Clustered anisotropic Gaussian mixture (see docs/qbench.md), reproducible from\n"
-            "  its options on any machine. --queries draws rows from the same mixture as the\n"
+            "  Clustered anisotropic Gaussian mixture (README, 'Benchmark tools'), reproducible\n"
+            "  from its options on any machine. --queries draws rows from the same mixture as the\n"
             "  base set of the same seed (a different random stream). Defaults: --clusters %u\n"
             "  --anisotropy %g.\n",
             VQ_GEN_CLUSTERS_DEFAULT, (double)VQ_GEN_ANISOTROPY_DEFAULT);

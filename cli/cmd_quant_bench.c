@@ -24,7 +24,7 @@ static void usage(FILE *f) {
         "       vqdb quant-bench --kernels [--n 1000000] [--d 128] [--repeats R]\n"
         "  Prints one JSON line per quantizer: spec, d, n, bytes_per_vector, mse_rel,\n"
         "  ip_rel_err, ip_bias, ip_rel_bias, ip_bias_se, train_s, encode_vec_per_s,\n"
-        "  scan_codes_per_s, scan_gbps, scalar_scan_codes_per_s (docs/qbench.md).\n"
+        "  scan_codes_per_s, scan_gbps, scalar_scan_codes_per_s (README, 'Benchmark tools').\n"
         "  --n: use the first N base rows (default all). Queries: --queries FILE (its first\n"
         "  NQ rows; default all), else the NQ rows after the first N of the base file when\n"
         "  it has them (held out), else NQ base rows evenly spaced (then also in the base).\n"

@@ -133,7 +133,7 @@ typedef struct hybrid_in {
     unsigned prefetch, ef;
     vqe_fusion_params fusion;
     int fusion_set;
-    vqe_diversity_params div; /* --diversity (graph.md) */
+    vqe_diversity_params div; /* --diversity (README: "Diversity and graph-augmented retrieval") */
     vqe_graph_params graph;   /* --hops */
 } hybrid_in;
 
@@ -232,7 +232,8 @@ int vq_cmd_query(int argc, char **argv) {
                "                  [--diversity mmr[:lambda=X]|fl] [--hops N]   (after fusion: "
                "graph expansion over\n"
                "                  the collection's links from the top k, then MMR or facility "
-               "location; see graph.md)\n");
+               "location;\n"
+               "                  README: 'Diversity and graph-augmented retrieval')\n");
         return 0;
     }
     vqe_cli_opt o[] = {VQE_OPT("--data", 1),      VQE_OPT("--collection", 1),

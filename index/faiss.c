@@ -16,7 +16,7 @@
  * bad factory string or corrupt FAISS payload still gets FAISS's own line on stderr.
  * Known FAISS 1.7.3 problem: fast-scan IVF-PQ ("...x4fs") with some k aborts in
  * partitioning.cpp (compress_array assertion); the C API cannot set `implem`, so callers
- * that run untrusted k values should isolate FAISS baselines (see docs/index.md).
+ * that run untrusted k values should isolate FAISS baselines (see README, "Indexes").
  */
 #include <stdio.h>
 #include <stdlib.h>
