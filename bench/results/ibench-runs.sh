@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The acceptance runs recorded in bench/results/ibench.md, in order. Each `vqdb bench` is one
 # invocation: vqdb indexes and their baselines on the same data, single thread, then 2 threads.
-# usage: bench/results/ibench-runs.sh [mnist-hnsw|mnist-ivf|glove-hnsw|glove-ivf|synth|synth1m-build|synth1m-hnsw] ...
+# usage: bench/results/ibench-runs.sh [mnist-hnsw|mnist-ivf|glove-hnsw|glove-full-hnsw|glove-ivf|synth|synth1m-build|synth1m-hnsw] ...
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -35,6 +35,13 @@ for what in "$@"; do
       --baseline hnswlib:m=16,efc=200 --baseline faiss:HNSW32,Flat \
       --sweep ef=10,16,24,32,48,64,128,256 -k 10 --threads 2 --repeat 3 \
       --json $R/ibench_glove_hnsw.jsonl --plot $R/ibench_glove_hnsw.png ;;
+  glove-full-hnsw)
+    # The whole GloVe-100 set (341,479 words), cosine, ground truth from fetch-glove.
+    run $V bench --base $G/glove100_base.fvecs --query $G/glove100_query.fvecs \
+      --gt $G/glove100_gt.ivecs --max-query 2000 --metric cos --dataset glove100 \
+      --index hnsw:m=16,efc=200/sq8/rerank=2 --baseline hnswlib:m=16,efc=200 \
+      --sweep ef=16,24,32,48,64,96,128,192 -k 10 --threads 2 --repeat 3 \
+      --json $R/ibench_glove_full_hnsw.jsonl --plot $R/ibench_glove_full_hnsw.png ;;
   glove-ivf)
     run $V bench --base $G/glove100_base.fvecs --query $G/glove100_query.fvecs \
       --max-base 100000 --max-query 2000 --metric cos --dataset glove100-100k \
