@@ -53,11 +53,17 @@ int vq__hnsw_search(vqi_searcher *s, const float *q, unsigned k, const vqi_searc
     if (by_ip)
         for (size_t j = 0; j < idx->d; j++) qn += q[j] * q[j];
     uint32_t cur = g->entry;
+    size_t vbytes = idx->d * sizeof(float) < 1024 ? idx->d * sizeof(float) : 1024;
     float dcur = vq__dist(idx, q, vq__vec(idx, cur));
     for (int l = g->max_level; l > 0; l--) {
         for (int changed = 1; changed;) {
             changed = 0;
             const uint32_t *lk = hnsw_links(g, cur, l);
+            /* The rows are scattered: start every load before the first distance. */
+            for (unsigned j = 0; j < lk[0]; j++) {
+                const char *r = (const char *)vq__vec(idx, lk[1 + j]);
+                for (size_t o = 0; o < vbytes; o += 64) __builtin_prefetch(r + o);
+            }
             for (unsigned j = 0; j < lk[0]; j++) {
                 float d = vq__dist(idx, q, vq__vec(idx, lk[1 + j]));
                 if (d < dcur) {
