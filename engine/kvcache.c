@@ -55,6 +55,12 @@ struct vqe_kv {
     size_t sc_cap;
     float *sc, *dec, *gq, *tmp, *qf;
     float *ws; /* (n_query_heads / S) * D: weighted value sums, one row per query head */
+    /* pre_rope: cos and sin of every pair angle for positions [0, rope_cap) (head_dim / 2
+     * each per position), the query turned back to a token's position (D floats, zero
+     * outside the head's slice), a decoded key and an unpacked code. */
+    float *rcos, *rsin, *qt, *kd;
+    size_t rope_cap;
+    uint8_t *code1;
 };
 
 vqe_kv_params vqe_kv_params_default(void) {
@@ -98,6 +104,11 @@ void vqe_kv_free(vqe_kv *kv) {
     vq_free(kv->tmp);
     vq_free(kv->qf);
     vq_free(kv->ws);
+    vq_free(kv->rcos);
+    vq_free(kv->rsin);
+    vq_free(kv->qt);
+    vq_free(kv->kd);
+    vq_free(kv->code1);
     vq_free(kv);
 }
 
@@ -172,6 +183,11 @@ int vqe_kv_new(const vqe_kv_params *p, vqe_kv **out, vq_err *err) {
                "value_outliers %u must be below the quantized dimension %u", p->value_outliers, D);
     VQ_FAIL_IF(!(p->scale >= 0) || !isfinite(p->scale), VQ_EINVAL, err, "scale",
                "scale must be finite and >= 0");
+    VQ_FAIL_IF(p->pre_rope > 1, VQ_EINVAL, err, "pre_rope", "pre_rope must be 0 or 1");
+    VQ_FAIL_IF(p->pre_rope && p->head_dim % 2, VQ_EINVAL, err, "pre_rope",
+               "pre_rope needs an even head_dim (RoPE turns pairs), got %u", p->head_dim);
+    VQ_FAIL_IF(!(p->rope_base == 0 || p->rope_base > 1) || !isfinite(p->rope_base), VQ_EINVAL, err,
+               "rope_base", "rope_base must be finite and > 1 (0: 10000)");
     const char *ks = p->key_spec ? p->key_spec : "f32", *vs = p->value_spec ? p->value_spec : "f32";
     VQ_FAIL_IF(strlen(ks) >= VQ_SPEC_MAX || strlen(vs) >= VQ_SPEC_MAX, VQ_ESPEC, err, "spec",
                "spec longer than %u", VQ_SPEC_MAX - 1);
@@ -195,8 +211,12 @@ int vqe_kv_new(const vqe_kv_params *p, vqe_kv **out, vq_err *err) {
     kv->tmp = vq_malloc(hd * sizeof(float));
     kv->qf = vq_calloc(hd, sizeof(float));
     kv->ws = vq_malloc((size_t)(nq / S) * hd * sizeof(float));
+    kv->qt = vq_calloc(hd, sizeof(float));
+    kv->kd = vq_calloc(hd, sizeof(float));
+    if (kv->p.rope_base == 0) kv->p.rope_base = 10000.0f;
     int rc = VQ_OK;
-    if (!kv->h || !kv->n || !kv->ready || !kv->dec || !kv->gq || !kv->tmp || !kv->qf || !kv->ws) {
+    if (!kv->h || !kv->n || !kv->ready || !kv->dec || !kv->gq || !kv->tmp || !kv->qf || !kv->ws ||
+        !kv->qt || !kv->kd) {
         rc = vq_err_set(err, VQ_ENOMEM, "kv", "out of memory");
         goto fail;
     }
@@ -386,6 +406,25 @@ static size_t n_compressed_v(const vqe_kv *kv, size_t n) {
     return kv->p.window_keys_only ? n : n_compressed(kv, n);
 }
 
+/* pre_rope: the cos/sin table for positions [0, need), computed by llama2.c's formula so
+ * that scores match a post-RoPE cache to float rounding. */
+static int rope_grow(vqe_kv *kv, size_t need, vq_err *err) {
+    size_t half = kv->p.head_dim / 2, nc = kv->rope_cap ? kv->rope_cap : 256;
+    while (nc < need) nc *= 2;
+    float *c = vq_realloc(kv->rcos, kv->rope_cap * half * sizeof(float), nc * half * sizeof(float));
+    VQ_FAIL_IF(!c, VQ_ENOMEM, err, "kv", "out of memory for the RoPE table");
+    kv->rcos = c;
+    float *s = vq_realloc(kv->rsin, kv->rope_cap * half * sizeof(float), nc * half * sizeof(float));
+    VQ_FAIL_IF(!s, VQ_ENOMEM, err, "kv", "out of memory for the RoPE table");
+    kv->rsin = s;
+    for (size_t t = kv->rope_cap; t < nc; t++)
+        for (size_t i = 0; i < half; i++)
+            vqe_llm_rope_cs((int)i, (int)kv->p.head_dim, (int)t, kv->p.rope_base,
+                            &kv->rcos[t * half + i], &kv->rsin[t * half + i]);
+    kv->rope_cap = nc;
+    return VQ_OK;
+}
+
 int vqe_kv_append(vqe_kv *kv, unsigned layer, const float *key, const float *value, vq_err *err) {
     VQ_FAIL_IF(layer >= kv->p.n_layers, VQ_EINVAL, err, "layer", "layer %u >= %u", layer,
                kv->p.n_layers);
@@ -405,6 +444,7 @@ int vqe_kv_append(vqe_kv *kv, unsigned layer, const float *key, const float *val
         kv->sc = sc;
         kv->sc_cap = nc;
     }
+    if (kv->p.pre_rope && n + 1 > kv->rope_cap) VQ_TRY(rope_grow(kv, n + 1, err));
     for (unsigned h = 0; h < kv->S; h++) {
         head *hh = &kv->h[(size_t)layer * kv->S + h];
         const float *k = key + (size_t)h * hd, *v = value + (size_t)h * hd;
@@ -441,6 +481,66 @@ size_t vqe_kv_len(const vqe_kv *kv, unsigned layer) {
     return layer < kv->p.n_layers ? kv->n[layer] : 0;
 }
 
+/* pre_rope: the unscaled scores sc[t] = <q, R(t) k_t> of one query (D floats, zero outside
+ * its head's slice [off, off + head_dim)) against every token of storage head hh.
+ *
+ * Why the query turns and not the key: <q, R(t) k> = <R(t)^T q, k>, and the quantizer's
+ * asymmetric estimator est(y, code(k)) is built for an arbitrary fixed query y. Evaluating
+ * it at y = R(t)^T q (one prepare per token) keeps every property it has — tq-ip and qjl stay
+ * unbiased, rescale=1 keeps its debiasing factor, KIVI its exact dot with the reconstruction
+ * — because R(t) depends only on the position, never on the code. Decoding the key and
+ * turning the reconstruction would give <q, R(t) k^>, which equals the estimator only for
+ * quantizers whose score is <q, decode(code)> (not tq with rescale=1, rabitq, qjl). KIVI keys
+ * are decoded: their estimator is exactly that dot. The exact parts (outlier channels, the
+ * centering mean, the fp32 window) use the same turned query. */
+static int prerope_scores(vqe_kv *kv, head *hh, size_t n, size_t nc, unsigned off, const float *q,
+                          float *sc, vq_err *err) {
+    side *ks = &hh->k;
+    unsigned hd = kv->D, W = kv->p.window, half = kv->p.head_dim / 2, end = off + kv->p.head_dim;
+    float *qt = kv->qt;
+    memset(qt, 0, hd * sizeof(float));
+    if (nc && ks->qz && !ks->qs) VQ_TRY(vq_query_new(ks->qz, &ks->qs, err));
+    if (nc && ks->qz && ks->block > 1 && !kv->code1) {
+        kv->code1 = vq_malloc(ks->code_size);
+        VQ_FAIL_IF(!kv->code1, VQ_ENOMEM, err, "kv", "out of memory");
+    }
+    for (size_t t = 0; t < n; t++) {
+        const float *c = kv->rcos + t * half, *s = kv->rsin + t * half;
+        for (unsigned i = 0; i < half; i++) { /* R(t)^T on each pair */
+            float q0 = q[off + 2 * i], q1 = q[off + 2 * i + 1];
+            qt[off + 2 * i] = q0 * c[i] + q1 * s[i];
+            qt[off + 2 * i + 1] = q1 * c[i] - q0 * s[i];
+        }
+        float a = 0;
+        if (t >= nc) { /* fp32 window */
+            const float *k = hh->wk + (t % W) * hd;
+            for (unsigned i = off; i < end; i++) a += qt[i] * k[i];
+            sc[t] = a;
+            continue;
+        }
+        for (unsigned i = 0; i < ks->qd; i++) kv->gq[i] = qt[ks->iidx[i]];
+        if (ks->kk) {
+            vqe__kivi_keys_decode(ks->kk, t, kv->kd);
+            for (unsigned i = 0; i < ks->qd; i++) a += kv->gq[i] * kv->kd[i];
+        } else {
+            VQ_TRY(vq_query_prepare(ks->qs, kv->gq, VQ_METRIC_IP, err));
+            const uint8_t *code = ks->codes + t * ks->code_size;
+            if (ks->block > 1) {
+                vq_quant_unpack(ks->qz, ks->codes + t / ks->block * ks->block_bytes, t % ks->block,
+                                kv->code1);
+                code = kv->code1;
+            }
+            a = -vq_quant_score_one(ks->qs, code);
+        }
+        for (unsigned o = 0; o < ks->o; o++)
+            a += qt[ks->oidx[o]] * vq__f16_to_f32(ks->outl[t * ks->o + o]);
+        if (ks->mu)
+            for (unsigned i = off; i < end; i++) a += qt[i] * ks->mu[i];
+        sc[t] = a;
+    }
+    return VQ_OK;
+}
+
 /* Attention of nh queries that read the same storage head hh of a layer: qs[j] (head_dim
  * floats) belongs to key/value head kvh[j] (its slice of a joint vector); outs[j] gets
  * head_dim floats. Scores go to kv->sc (nh rows of n), the values are decoded once per block
@@ -466,8 +566,10 @@ static int attend_core(vqe_kv *kv, unsigned layer, head *hh, unsigned nh, const 
             q = kv->qf;
         }
         float *sc = kv->sc + (size_t)j * kv->sc_cap;
-        /* Keys: scores on the codes, then the exact outlier and window terms. */
-        if (nc) {
+        if (kv->p.pre_rope) {
+            VQ_TRY(prerope_scores(kv, hh, n, nc, off[j], q, sc, err));
+        } else if (nc) {
+            /* Keys: scores on the codes, then the exact outlier and window terms. */
             for (unsigned i = 0; i < ks->qd; i++) kv->gq[i] = q[ks->iidx[i]];
             if (ks->kk) {
                 vqe__kivi_keys_dot(ks->kk, kv->gq, sc);
@@ -489,7 +591,7 @@ static int attend_core(vqe_kv *kv, unsigned layer, head *hh, unsigned nh, const 
                 for (size_t t = 0; t < nc; t++) sc[t] += qm;
             }
         }
-        for (size_t t = nc; t < n; t++) {
+        for (size_t t = nc; t < n && !kv->p.pre_rope; t++) {
             const float *k = hh->wk + (t % W) * hd;
             float a = 0;
             for (unsigned i = off[j]; i < end; i++) a += q[i] * k[i];
@@ -694,5 +796,6 @@ static int llm_attend(void *ctx, int layer, const float *q, float *out, vq_err *
 }
 
 vqe_llm_kv vqe_kv_llm(vqe_kv *kv) {
-    return (vqe_llm_kv){.ctx = kv, .append = llm_append, .attend = llm_attend};
+    return (vqe_llm_kv){
+        .ctx = kv, .append = llm_append, .attend = llm_attend, .pre_rope = (int)kv->p.pre_rope};
 }
