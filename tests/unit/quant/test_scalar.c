@@ -48,6 +48,24 @@ Test(scalar, encode_decode_score) {
                 cr_expect_eq(vq_quant_score_one(qs, codes + i * vq_quant_code_size(qz)), dist[i]);
             }
         }
+        /* Where offered (sq8), |x^|^2 plus the IP score gives the L2 score. */
+        cr_expect_eq(vq_quant_has_sqnorm(qz), !strcmp(specs[s], "sq8"), "%s", specs[s]);
+        if (vq_quant_has_sqnorm(qz)) {
+            float l2[200], ipd[200], qn = 0;
+            for (size_t j = 0; j < d; j++) qn += q[j] * q[j];
+            cr_assert_eq(vq_query_prepare(qs, q, VQ_METRIC_L2, &err), VQ_OK);
+            vq_quant_score(qs, codes, n, l2);
+            cr_assert_eq(vq_query_prepare(qs, q, VQ_METRIC_IP, &err), VQ_OK);
+            vq_quant_score(qs, codes, n, ipd);
+            for (size_t i = 0; i < n; i++) {
+                double nn = 0;
+                for (size_t j = 0; j < d; j++) nn += (double)y[i * d + j] * y[i * d + j];
+                float sn = vq_quant_sqnorm(qz, codes + i * vq_quant_code_size(qz));
+                cr_expect(tu_close(sn, nn, 1e-5, nn), "sqnorm row %zu: %g vs %g", i, sn, nn);
+                cr_expect(tu_close(qn + sn + 2 * ipd[i], l2[i], 1e-4, qn + nn),
+                          "L2 by IP row %zu: %g vs %g", i, qn + sn + 2 * ipd[i], l2[i]);
+            }
+        }
         /* Save and load reproduce the codes bit for bit. */
         uint8_t *buf;
         size_t len;
