@@ -8,7 +8,9 @@
  * unfinished block is re-packed from a row-major staging copy at each append. Values are
  * stored row-major and summed with the softmax weights by vq_quant_decode_wsum (KIVI values:
  * decoded VQE_KV_DECODE_BLOCK tokens at a time). window_flush compresses a full window at
- * once (nc = n - n mod window); window_keys_only compresses values at append.
+ * once (nc = n - n mod window); window_keys_only compresses values at append. pre_rope keeps
+ * keys as appended (before RoPE) and scores token t at the query turned back by R(t) (see
+ * the comment above dot_is_decode for the two evaluation paths).
  */
 #include "kvcache.h"
 
