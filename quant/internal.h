@@ -132,6 +132,8 @@ struct vq_quant_ops {
     /* Optional: |decode(code)|^2, for quantizers whose IP score is exactly -<q, decode(code)>
      * and cheaper than their L2 score (vq_quant_sqnorm). */
     float (*code_sqnorm)(const vq_quant *q, const uint8_t *code);
+    /* Optional (NULL: quant.c calls score_one per code): vq_quant_score_ptrs. */
+    void (*score_ptrs)(const vq_query *qs, const uint8_t *const *codes, size_t n, float *dist);
 };
 
 /* The registry (quant.c). */

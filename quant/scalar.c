@@ -310,6 +310,19 @@ static float score_one(const vq_query *qs, const uint8_t *code) {
     return score_code(qs, vq__k_f32(qs->isa), code);
 }
 
+static void score_ptrs(const vq_query *qs, const uint8_t *const *codes, size_t n, float *dist) {
+    const vq_k_f32 *k = vq__k_f32(qs->isa);
+    const sq_impl *im = qs->q->impl;
+    const sq_query *s = qs->impl;
+    if (im->kind == K_SQ8 && qs->metric != VQ_METRIC_L2) { /* the graph's hot loop */
+        size_t d = qs->q->d;
+        for (size_t i = 0; i < n; i++)
+            dist[i] = -(s->cst + s->alpha * (float)k->u8_dot_i16(s->wi, codes[i], d));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) dist[i] = score_code(qs, k, codes[i]);
+}
+
 /* |vmin + scale * c|^2 in double: it is added to |q|^2 - 2<q, x^> and must not round worse
  * than the float L2 kernel it stands in for. */
 static float sq8_sqnorm(const vq_quant *q, const uint8_t *code) {
@@ -360,6 +373,7 @@ static size_t sq8_state_bytes(const vq_quant *q) { return 2 * sizeof(float) * q-
         .state_bytes = sb,                   \
         .destroy = destroy,                  \
         .code_sqnorm = sn,                   \
+        .score_ptrs = score_ptrs,            \
     };
 OPS(vq__ops_f32, "f32", create_f32, NULL, NULL, NULL, NULL, NULL)
 OPS(vq__ops_fp16, "fp16", create_fp16, NULL, NULL, NULL, NULL, NULL)

@@ -97,13 +97,15 @@ int vq__hnsw_search(vqi_searcher *s, const float *q, unsigned k, const vqi_searc
         for (unsigned j = 0; j < cnt; j++) {
             uint32_t nb = lk[1 + j];
             if (vq__visited_test_set(&s->vis, nb)) continue;
+            s->pbuf[nn] = hnsw_code(g, nb);
             s->nbuf[nn++] = nb;
             const char *code = (const char *)hnsw_norm(g, nb);
             for (size_t o = 0; o < pf_bytes; o += 64) __builtin_prefetch(code + o);
         }
+        vq_quant_score_ptrs(s->qs, s->pbuf, nn, s->sbuf);
         for (unsigned j = 0; j < nn; j++) {
             uint32_t nb = s->nbuf[j];
-            float dn = score(g, s->qs, nb, by_ip, qn);
+            float dn = by_ip ? qn + *hnsw_norm(g, nb) + 2 * s->sbuf[j] : s->sbuf[j];
             if (s->res.n < ef || dn < vq__heap_worst(&s->res)) {
                 VQ_FAIL_IF(vq__minheap_push(&s->cand, dn, nb), VQ_ENOMEM, err, "search",
                            "out of memory");
