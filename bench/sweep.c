@@ -349,8 +349,8 @@ static int measure(const vq_sweep_config *cfg, vq_sweep_target *t, unsigned thre
     return VQ_OK;
 }
 
-int vq_sweep_run(const vq_sweep_config *cfg, vq_sweep_target *t,
-                 void (*emit)(void *ctx, const vq_sweep_point *p), void *emit_ctx, vq_err *err) {
+/* What every runner checks before any work. */
+static int check_cfg(const vq_sweep_config *cfg, vq_err *err) {
     VQ_FAIL_IF(!cfg->n || !cfg->d || !cfg->nq || !cfg->base || !cfg->queries || !cfg->gt, VQ_EINVAL,
                err, "sweep", "empty base, queries or ground truth");
     VQ_FAIL_IF(!cfg->k || cfg->k > VQ_SWEEP_K_MAX, VQ_EINVAL, err, "k", "k=%u outside [1, %u]",
@@ -358,6 +358,12 @@ int vq_sweep_run(const vq_sweep_config *cfg, vq_sweep_target *t,
     VQ_FAIL_IF(cfg->gt_k < cfg->k, VQ_EINVAL, err, "gt",
                "ground truth has %zu neighbours per query, k=%u needs at least k", cfg->gt_k,
                cfg->k);
+    return VQ_OK;
+}
+
+int vq_sweep_run(const vq_sweep_config *cfg, vq_sweep_target *t,
+                 void (*emit)(void *ctx, const vq_sweep_point *p), void *emit_ctx, vq_err *err) {
+    VQ_TRY(check_cfg(cfg, err));
     unsigned threads = cfg->threads ? cfg->threads : 1;
     VQ_FAIL_IF(threads > VQ_SWEEP_THREADS_MAX, VQ_EINVAL, err, "threads",
                "threads=%u over the limit %u", threads, VQ_SWEEP_THREADS_MAX);
@@ -547,13 +553,7 @@ static int il_group(const vq_sweep_config *cfg, vq_sweep_target *t, il_state *st
 int vq_sweep_run_interleaved(const vq_sweep_config *cfg, vq_sweep_target *t, size_t nt,
                              void (*emit)(void *ctx, const vq_sweep_point *p), void *emit_ctx,
                              vq_err *err) {
-    VQ_FAIL_IF(!cfg->n || !cfg->d || !cfg->nq || !cfg->base || !cfg->queries || !cfg->gt, VQ_EINVAL,
-               err, "sweep", "empty base, queries or ground truth");
-    VQ_FAIL_IF(!cfg->k || cfg->k > VQ_SWEEP_K_MAX, VQ_EINVAL, err, "k", "k=%u outside [1, %u]",
-               cfg->k, VQ_SWEEP_K_MAX);
-    VQ_FAIL_IF(cfg->gt_k < cfg->k, VQ_EINVAL, err, "gt",
-               "ground truth has %zu neighbours per query, k=%u needs at least k", cfg->gt_k,
-               cfg->k);
+    VQ_TRY(check_cfg(cfg, err));
     VQ_FAIL_IF(nt == 0 || nt > VQ_SWEEP_TARGETS_MAX, VQ_EINVAL, err, "targets",
                "%zu targets (1..%d)", nt, VQ_SWEEP_TARGETS_MAX);
     unsigned threads = cfg->threads ? cfg->threads : 1;

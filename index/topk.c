@@ -4,20 +4,25 @@
  */
 #include "vqi_internal.h"
 
+/* A searcher's heaps are reused across queries: the allocation only grows, but the bound
+ * is this query's, so a wide query never widens the ones after it. */
 int vq__heap_init(vqi_heap *h, size_t cap) {
     h->n = 0;
-    if (cap <= h->cap && h->a) return 0;
-    vqi_cand *a = vq_realloc(h->a, h->cap * sizeof *a, cap * sizeof *a);
-    if (!a) return -1;
-    h->a = a;
-    h->cap = cap;
+    h->lim = 0;
+    if (cap > h->cap || !h->a) {
+        vqi_cand *a = vq_realloc(h->a, h->cap * sizeof *a, cap * sizeof *a);
+        if (!a) return -1;
+        h->a = a;
+        h->cap = cap;
+    }
+    h->lim = cap;
     return 0;
 }
 
 void vq__heap_free(vqi_heap *h) {
     vq_free(h->a);
     h->a = NULL;
-    h->n = h->cap = 0;
+    h->n = h->cap = h->lim = 0;
 }
 
 static void sift_down_max(vqi_cand *a, size_t n, size_t i) {
@@ -66,12 +71,12 @@ static void sift_up_min(vqi_cand *a, size_t i) {
 }
 
 int vq__heap_push(vqi_heap *h, float d, uint32_t slot) {
-    if (h->n < h->cap) {
+    if (h->n < h->lim) {
         h->a[h->n] = (vqi_cand){d, slot};
         sift_up_max(h->a, h->n++);
         return 1;
     }
-    if (!h->cap || !(d < h->a[0].d)) return 0;
+    if (!h->lim || !(d < h->a[0].d)) return 0;
     h->a[0] = (vqi_cand){d, slot};
     sift_down_max(h->a, h->n, 0);
     return 1;

@@ -47,7 +47,8 @@ typedef struct vqi_cand {
 } vqi_cand;
 typedef struct vqi_heap {
     vqi_cand *a;
-    size_t n, cap;
+    size_t n, cap; /* entries held, entries allocated */
+    size_t lim;    /* bound of vq__heap_push: the k of this query, not the largest k so far */
 } vqi_heap;
 int vq__heap_init(vqi_heap *h, size_t cap);
 void vq__heap_free(vqi_heap *h);

@@ -165,7 +165,7 @@ static int scan_list(vqi_searcher *s, const float *q, const ivf *v, unsigned li,
     }
     float *dist = vq__codes_score(s, &l->codes);
     VQ_FAIL_IF(!dist, VQ_ENOMEM, err, "search", "out of memory");
-    size_t kk = s->res.cap;
+    size_t kk = s->res.lim;
     for (size_t i = 0; i < l->codes.n; i++) {
         float dd = dist[i] + off;
         if (s->res.n == kk && dd >= vq__heap_worst(&s->res)) continue;
@@ -204,7 +204,7 @@ static int ivf_search(vqi_searcher *s, const float *q, unsigned k, const vqi_sea
     }
     if (!v->residual || qm != VQ_METRIC_L2) VQ_TRY(vq_query_prepare(s->qs, q, qm, err));
     /* The nprobe nearest lists through a bounded max-heap, then in ascending order. */
-    vqi_heap h = {x->order, 0, nprobe};
+    vqi_heap h = {x->order, 0, nprobe, nprobe};
     for (unsigned j = 0; j < v->nlist; j++) vq__heap_push(&h, x->cd[j], j);
     qsort(x->order, h.n, sizeof *x->order, cmp_cand);
     int plain = !vq__has_filter(sp) && idx->n_deleted == 0;

@@ -151,3 +151,41 @@ Test(hnsw, searches_during_add) {
     free(x);
     free(q);
 }
+
+/* A searcher reused across queries answers a narrow query exactly as a fresh searcher does,
+ * after a wide one (the heaps keep their allocation, not their bound): HNSW's ef and IVF's
+ * k * rerank shortlist. */
+static void reuse_case(const char *spec, vqi_search_params wide, vqi_search_params narrow) {
+    float *x = it_data(N, D, 31), *q = it_data(NQ, D, 32);
+    vqi_index *idx;
+    vq_err err = {0};
+    cr_assert_eq(vqi_index_new(spec, D, VQ_METRIC_L2, &idx, &err), 0, "%s", err.msg);
+    cr_assert_eq(vqi_index_add(idx, N, x, NULL, &err), 0, "%s", err.msg);
+    uint64_t a[NQ * K], b[NQ * K];
+    float da[NQ * K], db[NQ * K];
+    cr_assert_eq(vqi_index_search(idx, NQ, q, K, &narrow, a, da, &err), 0, "%s", err.msg);
+    vqi_searcher *s;
+    cr_assert_eq(vqi_searcher_new(idx, &s, &err), 0);
+    cr_assert_eq(vqi_searcher_search(s, NQ, q, K, &wide, b, db, &err), 0);
+    cr_assert_eq(vqi_searcher_search(s, NQ, q, K, &narrow, b, db, &err), 0);
+    cr_expect_eq(memcmp(a, b, sizeof a), 0, "%s: a narrow query after a wide one differs", spec);
+    cr_expect_eq(memcmp(da, db, sizeof da), 0, "%s: distances differ", spec);
+    vqi_searcher_free(s);
+    vqi_index_free(idx);
+    free(x);
+    free(q);
+}
+
+Test(hnsw, reused_searcher_keeps_each_querys_ef) {
+    vqi_search_params wide = vqi_search_params_default(), narrow = wide;
+    wide.ef = 400;
+    narrow.ef = 12;
+    narrow.rerank = 1;
+    reuse_case("hnsw:m=8,efc=40/sq8", wide, narrow);
+    wide = narrow = vqi_search_params_default();
+    wide.nprobe = 16;
+    wide.rerank = 50;
+    narrow.nprobe = 16;
+    narrow.rerank = 1;
+    reuse_case("ivf:nlist=32/sq8", wide, narrow);
+}
