@@ -2,7 +2,8 @@
 # rpc_overhead.sh — RPC overhead of Search, in one run.
 # (1) In-process: bench/rpc/rpc_inproc.c opens the data directory read-only and measures, on
 #     one thread, CPU per vqe_search for each ef of a list over the first NQ queries; the
-#     smallest ef with recall@10 >= 0.95 is chosen. The process then stays open.
+#     smallest ef with recall@10 >= 0.95 is chosen. A second rpc_inproc, which searches only
+#     with that ef, stays open for the rounds.
 # (2) A server (`vqdb serve`) on the same data, warmed up (collection loaded, 5 s of calls).
 # (3) ROUNDS rounds, alternating on the same queries (the first NQ of QUERIES, also what the
 #     loadgen draws from) and the same ef: an in-process window of SECONDS (CPU per search,
@@ -27,21 +28,25 @@ trap 'rm -rf "$tmp"' EXIT
 # The first NQ queries, for the loadgen (fvecs rows are 4 + 4*d bytes).
 d=$(od -An -t u4 -N 4 "$queries" | tr -d ' ')
 head -c $((nq * (4 + 4 * d))) "$queries" >"$tmp/q.fvecs"
-echo "# in-process, $nq queries (d=$d), one thread"
-coproc INP { "$INPROC" "$data" syn "$tmp/q.fvecs" "$gt" 10 "$efs" "$nq" rounds; }
+echo "# in-process sweep, $nq queries (d=$d), one thread"
 ef=""
 inproc_us=""
-for _ in ${efs//,/ }; do
-    read -r line <&"${INP[0]}"
+while read -r line; do
     echo "$line"
     r=$(json_field "$line" recall)
     if [ -z "$ef" ] && awk -v r="$r" 'BEGIN {exit !(r >= 0.95)}'; then
         ef=$(json_field "$line" ef)
         inproc_us=$(json_field "$line" cpu_us_per_search)
     fi
-done
+done < <("$INPROC" "$data" syn "$tmp/q.fvecs" "$gt" 10 "$efs" "$nq")
 [ -n "$ef" ] || { echo "no ef in $efs reaches recall 0.95" >&2; exit 1; }
 echo "# chosen ef=$ef (smallest with recall@10 >= 0.95): in-process ${inproc_us} us CPU/search"
+# The rounds' in-process side: a fresh process that only ever searches with the chosen ef
+# (a pooled index searcher keeps the widest beam it has run, so a process that also ran the
+# larger ef of the sweep would search wider than asked; see bench/results/rpc3.md).
+coproc INP { "$INPROC" "$data" syn "$tmp/q.fvecs" "$gt" 10 "$ef" "$nq" rounds; }
+read -r line <&"${INP[0]}"
+echo "# rounds process (warm-up pass): $line"
 lg() { "$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$tmp/q.fvecs" --ef "$ef" "$@"; }
 for threads in ${threads//,/ }; do
     start_server "$data" "$threads" "$data.serve.log"
@@ -63,10 +68,11 @@ for threads in ${threads//,/ }; do
         echo "$line"
         calls=$(json_field "$line" searches)
         errors=$(json_field "$line" errors)
-        server_us=$(echo "scale=2; 1000000 * ($c1 - $c0) / $calls" | bc)
-        ratio=$(echo "scale=3; $server_us / $in_us" | bc)
+        server_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}')
+        server_us=$(awk -v s="$server_s" -v n="$calls" 'BEGIN {printf "%.2f", 1e6 * s / n}')
+        ratio=$(awk -v a="$server_us" -v b="$in_us" 'BEGIN {printf "%.3f", a / b}')
         ratios="$ratios $ratio"
-        echo "{\"round\":$r,\"server_threads\":$threads,\"ef\":$ef,\"server_cpu_s\":$(echo "$c1 - $c0" | bc),\"calls\":$calls,\"errors\":$errors,\"server_cpu_us_per_call\":$server_us,\"inproc_cpu_us_per_search\":$in_us,\"ratio\":$ratio}"
+        echo "{\"round\":$r,\"server_threads\":$threads,\"ef\":$ef,\"server_cpu_s\":$server_s,\"calls\":$calls,\"errors\":$errors,\"server_cpu_us_per_call\":$server_us,\"inproc_cpu_us_per_search\":$in_us,\"ratio\":$ratio}"
     done
     median=$(echo "$ratios" | tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
     echo "{\"server_threads\":$threads,\"ef\":$ef,\"rounds\":$rounds,\"ratios\":[$(echo $ratios | tr ' ' ',')],\"median_ratio\":$median}"
