@@ -63,8 +63,11 @@ for threads in ${threads//,/ }; do
         echo "$iline"
         in_us=$(json_field "$iline" cpu_us_per_search)
         c0=$(cpu_s "$SRV_PID")
+        f0=$(faults "$SRV_PID")
         line=$(lg --concurrency 1 --duration "$secs")
         c1=$(cpu_s "$SRV_PID")
+        f1=$(faults "$SRV_PID")
+        flt=$(echo "$f0 $f1" | awk '{printf "\"minflt\":%d,\"majflt\":%d", $3 - $1, $4 - $2}')
         echo "$line"
         calls=$(json_field "$line" searches)
         errors=$(json_field "$line" errors)
@@ -72,7 +75,7 @@ for threads in ${threads//,/ }; do
         server_us=$(awk -v s="$server_s" -v n="$calls" 'BEGIN {printf "%.2f", 1e6 * s / n}')
         ratio=$(awk -v a="$server_us" -v b="$in_us" 'BEGIN {printf "%.3f", a / b}')
         ratios="$ratios $ratio"
-        echo "{\"round\":$r,\"server_threads\":$threads,\"ef\":$ef,\"server_cpu_s\":$server_s,\"calls\":$calls,\"errors\":$errors,\"server_cpu_us_per_call\":$server_us,\"inproc_cpu_us_per_search\":$in_us,\"ratio\":$ratio}"
+        echo "{\"round\":$r,$flt,\"server_threads\":$threads,\"ef\":$ef,\"server_cpu_s\":$server_s,\"calls\":$calls,\"errors\":$errors,\"server_cpu_us_per_call\":$server_us,\"inproc_cpu_us_per_search\":$in_us,\"ratio\":$ratio}"
     done
     median=$(echo "$ratios" | tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
     echo "{\"server_threads\":$threads,\"ef\":$ef,\"rounds\":$rounds,\"ratios\":[$(echo $ratios | tr ' ' ',')],\"median_ratio\":$median}"

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "engine.h"
@@ -114,6 +115,8 @@ int main(int argc, char **argv) {
             size_t searches = 0, found = 0;
             struct timespec w0, w;
             clock_gettime(CLOCK_MONOTONIC, &w0);
+            struct rusage ru0, ru1;
+            getrusage(RUSAGE_SELF, &ru0);
             double c0 = cpu_now(), elapsed = 0;
             /* Time is checked once per search, as loadgen does per call. */
             while (elapsed < secs) {
@@ -133,9 +136,12 @@ int main(int argc, char **argv) {
                 elapsed = (double)(w.tv_sec - w0.tv_sec) + 1e-9 * (double)(w.tv_nsec - w0.tv_nsec);
             }
             double cpu = cpu_now() - c0;
-            printf("{\"round\":%d,\"ef\":%u,\"k\":%u,\"nq\":%zu,\"searches\":%zu,\"recall\":%.4f,"
+            getrusage(RUSAGE_SELF, &ru1);
+            printf("{\"round\":%d,\"minflt\":%ld,\"majflt\":%ld,\"ef\":%u,\"k\":%u,\"nq\":%zu,"
+                   "\"searches\":%zu,\"recall\":%.4f,"
                    "\"cpu_s\":%.3f,\"cpu_us_per_search\":%.2f,\"qps\":%.1f}\n",
-                   ++round, ef, k, q.n, searches, (double)found / ((double)searches * k), cpu,
+                   ++round, ru1.ru_minflt - ru0.ru_minflt, ru1.ru_majflt - ru0.ru_majflt, ef, k,
+                   q.n, searches, (double)found / ((double)searches * k), cpu,
                    1e6 * cpu / (double)searches, (double)searches / elapsed);
             fflush(stdout);
         }
