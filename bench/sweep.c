@@ -461,6 +461,170 @@ int vq_sweep_run(const vq_sweep_config *cfg, vq_sweep_target *t,
     return first_rc;
 }
 
+/* ---------- interleaved ---------- */
+
+typedef struct il_state {
+    int alive, warmed;
+    double build_s, bpv, rbpv;
+    int accepts[VQ_SWEEP_MAX_KEYS];
+    pass_result best;
+} il_state;
+
+static void il_emit(const vq_sweep_config *cfg, vq_sweep_target *t, const il_state *st,
+                    const char *params, unsigned th, const int64_t *ids,
+                    void (*emit)(void *, const vq_sweep_point *), void *ctx) {
+    vq_sweep_point p;
+    point_init(&p, cfg, t);
+    snprintf(p.params, sizeof p.params, "%s", params);
+    p.threads = th;
+    p.recall_at_k = vq_sweep_recall(ids, cfg->k, cfg->gt, cfg->gt_k, cfg->nq, cfg->k);
+    p.qps = st->best.qps;
+    p.p50_ms = st->best.p50;
+    p.p99_ms = st->best.p99;
+    p.build_s = st->build_s;
+    p.bytes_per_vector = st->bpv;
+    p.rerank_bytes_per_vector = st->rbpv;
+    emit(ctx, &p);
+}
+
+/* One (key, value) group: key < 0 means the targets that accept no key. */
+static int il_group(const vq_sweep_config *cfg, vq_sweep_target *t, il_state *st, size_t nt,
+                    long key, unsigned value, int64_t **ids, double *lat, size_t *done,
+                    size_t total, void (*emit)(void *, const vq_sweep_point *), void *ctx,
+                    vq_err *e) {
+    unsigned threads = cfg->threads ? cfg->threads : 1;
+    unsigned repeat = cfg->repeat ? cfg->repeat : 1;
+    char params[VQ_SWEEP_PARAMS_MAX] = "";
+    if (key >= 0) snprintf(params, sizeof params, "%s=%u", cfg->keys[key], value);
+    int first = VQ_OK;
+    int in[VQ_SWEEP_TARGETS_MAX] = {0};
+    for (size_t i = 0; i < nt; i++) {
+        int any = 0;
+        for (size_t ki = 0; ki < cfg->nkeys; ki++) any |= st[i].accepts[ki];
+        in[i] = st[i].alive && (key >= 0 ? st[i].accepts[key] : !any);
+        if (!in[i] || key < 0) continue;
+        int rc = t[i].set_param(t[i].ctx, cfg->keys[key], value, e);
+        if (rc == VQ_OK && !st[i].warmed) {
+            double wall;
+            rc = run_pass(cfg, &t[i], 1, ids[i], lat, &wall, e);
+            st[i].warmed = rc == VQ_OK;
+        }
+        if (rc < 0) {
+            emit_failure(cfg, &t[i], params, rc, e, emit, ctx);
+            in[i] = 0;
+            if (!first) first = rc;
+        }
+    }
+    for (unsigned th = 1; th <= threads; th = th == 1 && threads > 1 ? threads : th + 1) {
+        for (size_t i = 0; i < nt; i++) st[i].best.qps = -1;
+        for (unsigned r = 0; r < repeat; r++)
+            for (size_t i = 0; i < nt; i++) {
+                if (!in[i]) continue;
+                /* A target's knob is shared state: set it again before each of its passes. */
+                int rc = key >= 0 ? t[i].set_param(t[i].ctx, cfg->keys[key], value, e) : VQ_OK;
+                double wall;
+                if (rc == VQ_OK) rc = run_pass(cfg, &t[i], th, ids[i], lat, &wall, e);
+                if (rc < 0) {
+                    emit_failure(cfg, &t[i], params, rc, e, emit, ctx);
+                    in[i] = 0;
+                    if (!first) first = rc;
+                    continue;
+                }
+                double sum = 0;
+                for (size_t q = 0; q < cfg->nq; q++) sum += lat[q];
+                pass_result pr = {.qps = (double)cfg->nq / (th <= 1 ? sum : wall),
+                                  .p50 = vq_sweep_percentile(lat, cfg->nq, 0.50) * 1e3,
+                                  .p99 = vq_sweep_percentile(lat, cfg->nq, 0.99) * 1e3};
+                if (pr.qps > st[i].best.qps) st[i].best = pr;
+                if (cfg->progress) cfg->progress(cfg->progress_ctx, ++*done, total);
+            }
+        for (size_t i = 0; i < nt; i++)
+            if (in[i]) il_emit(cfg, &t[i], &st[i], params, th, ids[i], emit, ctx);
+    }
+    return first;
+}
+
+int vq_sweep_run_interleaved(const vq_sweep_config *cfg, vq_sweep_target *t, size_t nt,
+                             void (*emit)(void *ctx, const vq_sweep_point *p), void *emit_ctx,
+                             vq_err *err) {
+    VQ_FAIL_IF(!cfg->n || !cfg->d || !cfg->nq || !cfg->base || !cfg->queries || !cfg->gt, VQ_EINVAL,
+               err, "sweep", "empty base, queries or ground truth");
+    VQ_FAIL_IF(!cfg->k || cfg->k > VQ_SWEEP_K_MAX, VQ_EINVAL, err, "k", "k=%u outside [1, %u]",
+               cfg->k, VQ_SWEEP_K_MAX);
+    VQ_FAIL_IF(cfg->gt_k < cfg->k, VQ_EINVAL, err, "gt",
+               "ground truth has %zu neighbours per query, k=%u needs at least k", cfg->gt_k,
+               cfg->k);
+    VQ_FAIL_IF(nt == 0 || nt > VQ_SWEEP_TARGETS_MAX, VQ_EINVAL, err, "targets",
+               "%zu targets (1..%d)", nt, VQ_SWEEP_TARGETS_MAX);
+    unsigned threads = cfg->threads ? cfg->threads : 1;
+    VQ_FAIL_IF(threads > VQ_SWEEP_THREADS_MAX, VQ_EINVAL, err, "threads",
+               "threads=%u over the limit %u", threads, VQ_SWEEP_THREADS_MAX);
+    unsigned bthreads = cfg->build_threads ? cfg->build_threads : threads;
+    VQ_FAIL_IF(bthreads > VQ_SWEEP_THREADS_MAX, VQ_EINVAL, err, "build_threads",
+               "build_threads=%u over the limit %u", bthreads, VQ_SWEEP_THREADS_MAX);
+    il_state st[VQ_SWEEP_TARGETS_MAX];
+    memset(st, 0, sizeof st);
+    int64_t *ids[VQ_SWEEP_TARGETS_MAX] = {0};
+    double *lat = vq_malloc(cfg->nq * sizeof(double));
+    int first = lat ? VQ_OK : VQ_ENOMEM;
+    vq_err e = {0};
+    if (!lat) vq_err_set(&e, VQ_ENOMEM, "sweep", "out of memory for %zu latencies", cfg->nq);
+    size_t total = 0, done = 0;
+    for (size_t i = 0; i < nt && lat; i++) {
+        ids[i] = vq_malloc(cfg->nq * cfg->k * sizeof(int64_t));
+        double t0 = vq_now();
+        int rc = ids[i] ? t[i].build(t[i].ctx, cfg->base, cfg->n, cfg->d, cfg->metric, bthreads, &e)
+                        : vq_err_set(&e, VQ_ENOMEM, "sweep", "out of memory");
+        st[i].build_s = vq_now() - t0;
+        st[i].bpv = st[i].rbpv = NAN;
+        if (rc == VQ_OK && t[i].stats) t[i].stats(t[i].ctx, &st[i].bpv, &st[i].rbpv);
+        if (rc == VQ_OK && t[i].prepare) rc = t[i].prepare(t[i].ctx, threads, &e);
+        if (rc < 0) {
+            emit_failure(cfg, &t[i], "", rc, &e, emit, emit_ctx);
+            if (!first) first = rc;
+            continue;
+        }
+        st[i].alive = 1;
+        size_t mine = 0;
+        for (size_t ki = 0; ki < cfg->nkeys; ki++) {
+            vq_err pe = {0};
+            st[i].accepts[ki] = t[i].set_param && t[i].set_param(t[i].ctx, cfg->keys[ki],
+                                                                 cfg->values[ki][0], &pe) == VQ_OK;
+            if (st[i].accepts[ki]) mine += cfg->nvalues[ki];
+        }
+        total += (mine ? mine : 1) * (threads > 1 ? 2 : 1) * (cfg->repeat ? cfg->repeat : 1);
+    }
+    for (size_t ki = 0; ki < cfg->nkeys && lat; ki++)
+        for (size_t vi = 0; vi < cfg->nvalues[ki]; vi++) {
+            int rc = il_group(cfg, t, st, nt, (long)ki, cfg->values[ki][vi], ids, lat, &done, total,
+                              emit, emit_ctx, &e);
+            if (rc < 0 && !first) first = rc;
+        }
+    /* Targets without any sweep key: warm once, then one interleaved group. */
+    for (size_t i = 0; i < nt && lat; i++) {
+        int any = 0;
+        for (size_t ki = 0; ki < cfg->nkeys; ki++) any |= st[i].accepts[ki];
+        if (st[i].alive && !any && !st[i].warmed) {
+            double wall;
+            int rc = run_pass(cfg, &t[i], 1, ids[i], lat, &wall, &e);
+            st[i].warmed = rc == VQ_OK;
+            if (rc < 0) {
+                emit_failure(cfg, &t[i], "", rc, &e, emit, emit_ctx);
+                st[i].alive = 0;
+                if (!first) first = rc;
+            }
+        }
+    }
+    if (lat) {
+        int rc = il_group(cfg, t, st, nt, -1, 0, ids, lat, &done, total, emit, emit_ctx, &e);
+        if (rc < 0 && !first) first = rc;
+    }
+    for (size_t i = 0; i < nt; i++) vq_free(ids[i]);
+    vq_free(lat);
+    if (first < 0 && err) *err = e;
+    return first;
+}
+
 /* ---------- isolation ---------- */
 
 static void emit_pipe(void *ctx, const vq_sweep_point *p) {

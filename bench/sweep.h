@@ -40,6 +40,7 @@ extern "C" {
 #define VQ_SWEEP_MAX_VALUES 64u
 #define VQ_SWEEP_THREADS_MAX 256u
 #define VQ_SWEEP_K_MAX 1024u
+#define VQ_SWEEP_TARGETS_MAX 32
 
 typedef struct vq_sweep_target {
     char name[VQ_SWEEP_NAME_MAX]; /* the "index" column: the SPEC, "faiss:...", "hnswlib:..." */
@@ -102,6 +103,16 @@ int vq_sweep_parse(vq_sweep_config *cfg, const char *arg, vq_err *err);
  * status < 0 when build or a search fails). Returns the first failure or VQ_OK. */
 int vq_sweep_run(const vq_sweep_config *cfg, vq_sweep_target *t,
                  void (*emit)(void *ctx, const vq_sweep_point *p), void *emit_ctx, vq_err *err);
+/* Every target in this process, built one after the other and then measured interleaved:
+ * for each sweep value and thread count, the R timed passes go round the targets (pass r of
+ * target 1, pass r of target 2, ..., then pass r+1), and each target reports its fastest.
+ * Load on a shared machine that comes and goes then falls on every target alike instead of
+ * on whichever ran during it, so the ratios between targets are what stays comparable.
+ * Points are emitted per (value, threads) for every target. Targets accepting no sweep key
+ * are measured once, interleaved among themselves. Returns the first failure or VQ_OK. */
+int vq_sweep_run_interleaved(const vq_sweep_config *cfg, vq_sweep_target *t, size_t nt,
+                             void (*emit)(void *ctx, const vq_sweep_point *p), void *emit_ctx,
+                             vq_err *err);
 /* The same in a forked child; the target's destroy runs in the child. If the child dies, one
  * failure point naming the signal is emitted. */
 int vq_sweep_run_isolated(const vq_sweep_config *cfg, vq_sweep_target *t,

@@ -4,7 +4,8 @@
  * Order of work: read base/queries (and ground truth, or compute it exactly with the f32
  * kernels), then every --index SPEC and every --baseline in command-line order, each in its
  * own child process (a baseline that aborts costs its rows only; --no-isolate runs them in
- * this process). Rows go to --json as they arrive; at the end a summary prints each target's
+ * this process; --interleave builds all in this process and times their passes in turns,
+ * bench/sweep.h). Rows go to --json as they arrive; at the end a summary prints each target's
  * QPS interpolated at recall 0.90 and 0.95 and its ratio to each baseline at the same recall
  * and threads, and --plot draws recall against QPS with gnuplot.
  */
@@ -34,9 +35,13 @@ static void usage(FILE *f) {
         "                  [-k 10] [--threads N] --json OUT.jsonl [--plot OUT.png]\n"
         "                  [--metric l2|ip|cos] [--dataset NAME] [--max-base N] [--max-query N]\n"
         "                  [--repeat R] [--build-threads N] [--gt-out FILE.ivecs] [--no-isolate]\n"
+        "                  [--interleave]\n"
         "One JSON line per sweep point (single thread, then --threads N). --sweep applies to\n"
         "every target that has the knob (ef: HNSW, nprobe: IVF). Without --gt the exact\n"
-        "ground truth is computed by brute force.\n");
+        "ground truth is computed by brute force. --repeat R times R passes per point and\n"
+        "reports the fastest; --interleave builds every target in this process first and then\n"
+        "takes those passes in turns across the targets, so that load on a shared machine\n"
+        "falls on all of them alike (no isolation).\n");
 }
 
 /* ---------- vqdb index target ---------- */
@@ -339,7 +344,7 @@ int vq_cmd_bench(int argc, char **argv) {
     const char *targets[MAX_TARGETS];
     size_t nt = 0;
     unsigned long k = 10, threads = 1, build_threads = 0, repeat = 1, max_base = 0, max_query = 0;
-    int isolate = 1;
+    int isolate = 1, interleave = 0;
     vq_sweep_config cfg;
     memset(&cfg, 0, sizeof cfg);
     vq_err err = {0};
@@ -352,6 +357,8 @@ int vq_cmd_bench(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--no-isolate")) {
             isolate = 0;
+        } else if (!strcmp(a, "--interleave")) {
+            interleave = 1;
             continue;
         }
         if (!v) {
@@ -514,7 +521,17 @@ int vq_cmd_bench(int argc, char **argv) {
     fprintf(stderr, "vqdb bench: %s n=%zu d=%zu queries=%zu k=%lu threads=%lu kernels=%s\n",
             cfg.dataset, cfg.n, cfg.d, cfg.nq, k, threads, vq_isa_name(vq_isa_active()));
     int failed = 0;
-    for (size_t i = 0; i < nt; i++) {
+    size_t nt_run = nt;
+    if (interleave) {
+        snprintf(col.label, sizeof col.label, "%zu targets, interleaved", nt);
+        fprintf(stderr, "vqdb bench: building %zu targets, then timing them interleaved\n", nt);
+        vq_err e = {0};
+        if (vq_sweep_run_interleaved(&cfg, tg, nt, collect, &col, &e) < 0) failed = 1;
+        for (size_t i = 0; i < nt; i++)
+            if (tg[i].destroy) tg[i].destroy(tg[i].ctx);
+        nt_run = 0;
+    }
+    for (size_t i = 0; i < nt_run; i++) {
         snprintf(col.label, sizeof col.label, "%.40s", targets[i]);
         fprintf(stderr, "vqdb bench: [%zu/%zu] %s\n", i + 1, nt, targets[i]);
         vq_err e = {0};

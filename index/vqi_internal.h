@@ -148,6 +148,8 @@ struct vqi_searcher {
     size_t dbuf_cap;
     int exact;                         /* res holds final exact distances (brute force, FAISS) */
     uint32_t nbuf[2 * VQI_HNSW_M_MAX]; /* HNSW: the unvisited neighbours of one node */
+    const uint8_t *pbuf[2 * VQI_HNSW_M_MAX]; /* their codes */
+    float sbuf[2 * VQI_HNSW_M_MAX];          /* their scores */
     void *impl;
 };
 

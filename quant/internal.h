@@ -129,6 +129,11 @@ struct vq_quant_ops {
      * validated arguments, n >= 1, nw >= 1, finite weights; writes all of out. */
     int (*decode_wsum)(const vq_quant *q, size_t n, const uint8_t *codes, size_t nw, const float *w,
                        size_t ldw, float *out, vq_err *err);
+    /* Optional: |decode(code)|^2, for quantizers whose IP score is exactly -<q, decode(code)>
+     * and cheaper than their L2 score (vq_quant_sqnorm). */
+    float (*code_sqnorm)(const vq_quant *q, const uint8_t *code);
+    /* Optional (NULL: quant.c calls score_one per code): vq_quant_score_ptrs. */
+    void (*score_ptrs)(const vq_query *qs, const uint8_t *const *codes, size_t n, float *dist);
 };
 
 /* The registry (quant.c). */

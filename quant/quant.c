@@ -230,6 +230,20 @@ float vq_quant_score_one(const vq_query *qs, const uint8_t *code) {
     return d;
 }
 
+void vq_quant_score_ptrs(const vq_query *qs, const uint8_t *const *codes, size_t n, float *dist) {
+    if (qs->q->ops->score_ptrs) {
+        if (n) qs->q->ops->score_ptrs(qs, codes, n, dist);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) dist[i] = vq_quant_score_one(qs, codes[i]);
+}
+
+int vq_quant_has_sqnorm(const vq_quant *q) { return q && q->trained && q->ops->code_sqnorm; }
+
+float vq_quant_sqnorm(const vq_quant *q, const uint8_t *code) {
+    return q->ops->code_sqnorm(q, code);
+}
+
 int vq_quant_save(const vq_quant *q, uint8_t **buf, size_t *len, vq_err *err) {
     VQ_FAIL_IF(!q || !buf || !len, VQ_EINVAL, err, "save", "null argument");
     VQ_FAIL_IF(!q->trained, VQ_ESTATE, err, "quantizer", "%s is not trained; nothing to save",

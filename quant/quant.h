@@ -98,6 +98,17 @@ void vq_query_set_isa(vq_query *qs, vq_isa isa);
 void vq_quant_score(const vq_query *qs, const uint8_t *packed, size_t n, float *dist);
 /* Scores one row-major code (for graph traversal, which visits codes one at a time). */
 float vq_quant_score_one(const vq_query *qs, const uint8_t *code);
+/* Scores n row-major codes found at scattered addresses (a graph node's neighbours) into
+ * dist[0..n): the same values as vq_quant_score_one, with the per-call dispatch paid once. */
+void vq_quant_score_ptrs(const vq_query *qs, const uint8_t *const *codes, size_t n, float *dist);
+
+/* L2 through the inner product: for quantizers whose IP score is exactly -<q, x^> (x^ the
+ * decoded code) and cheaper than their L2 score (sq8: an integer kernel), a structure can
+ * store |x^|^2 beside each code and score L2 as |q|^2 + |x^|^2 + 2 * score_ip, the same value
+ * as the L2 score up to rounding. vq_quant_has_sqnorm says whether q offers it (0 or 1);
+ * vq_quant_sqnorm returns |x^|^2 of one row-major code (call only when it does). */
+int vq_quant_has_sqnorm(const vq_quant *q);
+float vq_quant_sqnorm(const vq_quant *q, const uint8_t *code);
 
 /* Serialized form: a framed record (magic, version, spec, length, CRC-32) that load
  * verifies before trusting any byte. save allocates *buf with vq_malloc; free with vq_free. */

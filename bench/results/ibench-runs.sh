@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The acceptance runs recorded in bench/results/ibench.md, in order. Each `vqdb bench` is one
 # invocation: vqdb indexes and their baselines on the same data, single thread, then 2 threads.
-# usage: bench/results/ibench-runs.sh [mnist-hnsw|mnist-ivf|glove-hnsw|glove-ivf|synth|synth1m-build|synth1m-hnsw] ...
+# usage: bench/results/ibench-runs.sh [mnist-hnsw|mnist-ivf|glove-hnsw|glove-full-hnsw|glove-ivf|synth|synth1m-build|synth1m-hnsw] ...
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -19,7 +19,7 @@ for what in "$@"; do
       --gt $M/mnist10k_groundtruth.ivecs --dataset mnist10k \
       --index hnsw:m=16,efc=200/sq8/rerank=2 --index hnsw:m=16,efc=200/tq:bits=4/rerank=4 \
       --baseline hnswlib:m=16,efc=200 --baseline faiss:HNSW32,Flat \
-      --sweep ef=10,16,24,32,48,64,128 -k 10 --threads 2 --repeat 3 \
+      --sweep ef=10,16,24,32,48,64,128 -k 10 --threads 2 --repeat 3 --interleave \
       --json $R/ibench_mnist_hnsw.jsonl --plot $R/ibench_mnist_hnsw.png ;;
   mnist-ivf)
     run $V bench --base $M/mnist10k_base.fvecs --query $M/mnist10k_query.fvecs \
@@ -33,8 +33,15 @@ for what in "$@"; do
       --max-base 100000 --max-query 2000 --metric cos --dataset glove100-100k \
       --index hnsw:m=16,efc=200/sq8/rerank=2 --index hnsw:m=16,efc=200/tq:bits=4/rerank=4 \
       --baseline hnswlib:m=16,efc=200 --baseline faiss:HNSW32,Flat \
-      --sweep ef=10,16,24,32,48,64,128,256 -k 10 --threads 2 --repeat 3 \
+      --sweep ef=10,16,24,32,48,64,128,256 -k 10 --threads 2 --repeat 3 --interleave \
       --json $R/ibench_glove_hnsw.jsonl --plot $R/ibench_glove_hnsw.png ;;
+  glove-full-hnsw)
+    # The whole GloVe-100 set (341,479 words), cosine, ground truth from fetch-glove.
+    run $V bench --base $G/glove100_base.fvecs --query $G/glove100_query.fvecs \
+      --gt $G/glove100_gt.ivecs --max-query 2000 --metric cos --dataset glove100 \
+      --index hnsw:m=16,efc=200/sq8/rerank=2 --baseline hnswlib:m=16,efc=200 \
+      --sweep ef=16,24,32,48,64,96,128,192 -k 10 --threads 2 --repeat 3 --interleave \
+      --json $R/ibench_glove_full_hnsw.jsonl --plot $R/ibench_glove_full_hnsw.png ;;
   glove-ivf)
     run $V bench --base $G/glove100_base.fvecs --query $G/glove100_query.fvecs \
       --max-base 100000 --max-query 2000 --metric cos --dataset glove100-100k \
@@ -60,7 +67,7 @@ for what in "$@"; do
     run $V bench --base $D/syn1m_base.fvecs --query $D/syn1m_query.fvecs --gt $D/syn1m_gt.ivecs \
       --max-query 2000 --dataset synth1m-128-norm-seed1 \
       --index hnsw:m=16,efc=200/sq8/rerank=2 --baseline hnswlib:m=16,efc=200 \
-      --sweep ef=32,64,128,192,256,384 -k 10 --threads 2 --repeat 3 \
+      --sweep ef=32,64,128,192,256,384 -k 10 --threads 2 --repeat 3 --interleave \
       --json $R/ibench_synth1m_hnsw.jsonl --plot $R/ibench_synth1m_hnsw.png ;;
   synth1m-build)
     # Build time of TurboQuant/RaBitQ flat and IVF indexes vs FAISS IVF1024,PQ32 (8-bit PQ,

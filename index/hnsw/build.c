@@ -240,6 +240,8 @@ int vq__hnsw_add(vqi_index *idx, size_t slot0, size_t n, const float *x, vq_err 
         uint8_t *rec = g->level0 + (slot0 + i) * g->rec0;
         memset(rec, 0, g->rec0);
         memcpy(rec + g->off_code, codes + i * idx->code_size, idx->code_size);
+        if (g->has_norm)
+            *hnsw_norm(g, (uint32_t)(slot0 + i)) = vq_quant_sqnorm(idx->quant, rec + g->off_code);
         double u = ((double)(splitmix(&g->rng) >> 11) + 0.5) * 0x1.0p-53;
         int lv = (int)floor(-log(u) * g->mult);
         if (lv > 32) lv = 32;

@@ -13,7 +13,9 @@ int vq__hnsw_ensure(vqi_index *idx, vq_err *err) {
     VQ_FAIL_IF(!g, VQ_ENOMEM, err, "hnsw", "out of memory");
     g->M = idx->m;
     g->M0 = 2 * idx->m;
-    g->off_code = 4 + 4 * (size_t)g->M0;
+    g->has_norm = idx->metric == VQ_METRIC_L2 && vq_quant_has_sqnorm(idx->quant);
+    g->off_norm = 4 + 4 * (size_t)g->M0;
+    g->off_code = g->off_norm + (g->has_norm ? 4 : 0);
     g->rec0 = (g->off_code + idx->code_size + 3) & ~(size_t)3;
     g->entry = UINT32_MAX;
     g->max_level = -1;
@@ -65,6 +67,11 @@ size_t vq__hnsw_select(const vqi_index *idx, vqi_cand *cand, size_t n, unsigned 
     return k;
 }
 
+/* Bytes of one level-0 record in the file: the layout without the norm. */
+static size_t file_rec0(const vqi_index *idx, const hnsw *g) {
+    return (g->off_norm + idx->code_size + 3) & ~(size_t)3;
+}
+
 static int hnsw_save(const vqi_index *idx, vqi_w *w, vq_err *err) {
     (void)err;
     hnsw *g = H(idx);
@@ -74,7 +81,18 @@ static int hnsw_save(const vqi_index *idx, vqi_w *w, vq_err *err) {
     vq__iw_u32(w, g ? g->entry : UINT32_MAX);
     vq__iw_u64(w, g ? g->rng : 0);
     if (g && idx->n_slots) {
-        vq__iw_bytes(w, g->level0, idx->n_slots * g->rec0);
+        if (!g->has_norm) {
+            vq__iw_bytes(w, g->level0, idx->n_slots * g->rec0);
+        } else { /* the file's layout has no norm: links, code, padding */
+            size_t pad = file_rec0(idx, g) - g->off_norm - idx->code_size;
+            static const uint8_t zero[4];
+            for (size_t i = 0; i < idx->n_slots; i++) {
+                const uint8_t *rec = g->level0 + i * g->rec0;
+                vq__iw_bytes(w, rec, g->off_norm);
+                vq__iw_bytes(w, rec + g->off_code, idx->code_size);
+                vq__iw_bytes(w, zero, pad);
+            }
+        }
         vq__iw_bytes(w, g->levels, idx->n_slots);
         for (size_t i = 0; i < idx->n_slots; i++)
             if (g->levels[i]) vq__iw_bytes(w, g->upper[i], (size_t)g->levels[i] * (1 + g->M) * 4);
@@ -116,7 +134,19 @@ static int hnsw_load(vqi_index *idx, vqi_r *r, vq_err *err) {
     g->entry = entry;
     g->max_level = (int)maxlev;
     VQ_TRY(vq__hnsw_reserve(idx, n, err));
-    VQ_TRY(vq__ir_bytes(&sec, g->level0, n * g->rec0, err));
+    if (!g->has_norm) {
+        VQ_TRY(vq__ir_bytes(&sec, g->level0, n * g->rec0, err));
+    } else {
+        size_t frec = file_rec0(idx, g);
+        uint8_t pad[4];
+        for (size_t i = 0; i < n; i++) {
+            uint8_t *rec = g->level0 + i * g->rec0;
+            VQ_TRY(vq__ir_bytes(&sec, rec, g->off_norm, err));
+            VQ_TRY(vq__ir_bytes(&sec, rec + g->off_code, idx->code_size, err));
+            VQ_TRY(vq__ir_bytes(&sec, pad, frec - g->off_norm - idx->code_size, err));
+            *hnsw_norm(g, (uint32_t)i) = vq_quant_sqnorm(idx->quant, rec + g->off_code);
+        }
+    }
     VQ_TRY(vq__ir_bytes(&sec, g->levels, n, err));
     VQ_FAIL_IF(g->levels[entry] != maxlev, VQ_ECORRUPT, err, "hnsw",
                "entry point level %u, max level %u", g->levels[entry], maxlev);

@@ -2,8 +2,12 @@
  * and graph.c.
  *
  * Layout (hnswlib's): level 0 is one contiguous array of fixed-size records, one per slot:
- *   [u32 count][u32 links[2M]][code bytes (row-major quantizer code)]
- * so a traversal step reads a node's links and its code from one place. Upper levels (a node
+ *   [u32 count][u32 links[2M]]([f32 |x^|^2])[code bytes (row-major quantizer code)]
+ * so a traversal step reads a node's links and its code from one place. The squared norm
+ * of the decoded code is there for L2 indexes whose quantizer scores the inner product
+ * faster than L2 (vq_quant_has_sqnorm: sq8's integer kernel); L2 is then
+ * |q|^2 + |x^|^2 - 2<q, x^>. It is not saved (the file keeps the plain layout) but
+ * recomputed from the codes on load. Upper levels (a node
  * has level L >= 1 with probability M^-L) are a per-node array of L records
  * [u32 count][u32 links[M]]. Links are slot numbers.
  *
@@ -22,6 +26,8 @@ typedef struct hnsw {
     unsigned M, M0;     /* links per node on upper levels / on level 0 */
     size_t rec0;        /* bytes of one level-0 record */
     size_t off_code;    /* offset of the code inside a level-0 record */
+    size_t off_norm;    /* offset of |x^|^2 when has_norm */
+    int has_norm;       /* L2 scored as |q|^2 + |x^|^2 + 2 * IP score */
     uint8_t *level0;    /* cap records */
     uint8_t *levels;    /* level of each slot */
     uint32_t **upper;   /* upper[slot]: levels[slot] records of (1 + M) u32, or NULL */
@@ -43,6 +49,9 @@ static inline uint32_t *hnsw_links(const hnsw *g, uint32_t slot, int level) {
 }
 static inline const uint8_t *hnsw_code(const hnsw *g, uint32_t slot) {
     return g->level0 + (size_t)slot * g->rec0 + g->off_code;
+}
+static inline float *hnsw_norm(const hnsw *g, uint32_t slot) {
+    return (float *)(void *)(g->level0 + (size_t)slot * g->rec0 + g->off_norm);
 }
 static inline unsigned hnsw_maxlinks(const hnsw *g, int level) { return level ? g->M : g->M0; }
 

@@ -138,8 +138,56 @@ static float VQ_FN(sq8_l2sq)(const float *qn, const float *w, const uint8_t *c, 
     return s;
 }
 
+static int32_t VQ_FN(u8_dot_i16)(const int16_t *w, const uint8_t *c, size_t d) {
+    size_t i = 0;
+#if defined(VQ_KERNEL_AVX512)
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    for (; i + 64 <= d; i += 64) {
+        __m512i c0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(c + i)));
+        __m512i c1 = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(c + i + 32)));
+        s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(c0, _mm512_loadu_si512(w + i)));
+        s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(c1, _mm512_loadu_si512(w + i + 32)));
+    }
+    for (; i + 32 <= d; i += 32) {
+        __m512i c0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(c + i)));
+        s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(c0, _mm512_loadu_si512(w + i)));
+    }
+    if (i < d) { /* masked loads: lanes past d are neither read nor faulted on */
+        __mmask32 m = (__mmask32)((1ull << (d - i)) - 1);
+        __m512i c0 = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, c + i));
+        s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(c0, _mm512_maskz_loadu_epi16(m, w + i)));
+        i = d;
+    }
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+#else
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    for (; i + 32 <= d; i += 32) {
+        __m256i c0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(c + i)));
+        __m256i c1 =
+            _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(c + i + 16)));
+        s0 = _mm256_add_epi32(
+            s0, _mm256_madd_epi16(c0, _mm256_loadu_si256((const __m256i *)(const void *)(w + i))));
+        s1 = _mm256_add_epi32(
+            s1,
+            _mm256_madd_epi16(c1, _mm256_loadu_si256((const __m256i *)(const void *)(w + i + 16))));
+    }
+    for (; i + 16 <= d; i += 16) {
+        __m256i c0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(c + i)));
+        s0 = _mm256_add_epi32(
+            s0, _mm256_madd_epi16(c0, _mm256_loadu_si256((const __m256i *)(const void *)(w + i))));
+    }
+    __m256i t = _mm256_add_epi32(s0, s1);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    int32_t s = _mm_cvtsi128_si32(h);
+    for (; i < d; i++) s += (int32_t)w[i] * c[i];
+    return s;
+#endif
+}
+
 const vq_k_f32 VQ_FN(vq__k_f32) = {
     VQ_FN(l2sq),    VQ_FN(ip),       VQ_FN(cos),    VQ_FN(l2sq_ny),
     VQ_FN(ip_ny),   VQ_FN(f16_l2sq), VQ_FN(f16_ip), VQ_FN(bf16_l2sq),
-    VQ_FN(bf16_ip), VQ_FN(sq8_l2sq), VQ_FN(sq8_ip),
+    VQ_FN(bf16_ip), VQ_FN(sq8_l2sq), VQ_FN(sq8_ip), VQ_FN(u8_dot_i16),
 };

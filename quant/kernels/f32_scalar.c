@@ -75,8 +75,14 @@ static float sq8_ip(const float *qs, const uint8_t *c, size_t d) {
     return s;
 }
 
-const vq_k_f32 vq__k_f32_scalar = {l2sq,   ip,        cosine,  l2sq_ny,  ip_ny, f16_l2sq,
-                                   f16_ip, bf16_l2sq, bf16_ip, sq8_l2sq, sq8_ip};
+static int32_t u8_dot_i16(const int16_t *w, const uint8_t *c, size_t d) {
+    int64_t s = 0;
+    for (size_t i = 0; i < d; i++) s += (int32_t)w[i] * c[i];
+    return (int32_t)s;
+}
+
+const vq_k_f32 vq__k_f32_scalar = {l2sq,   ip,        cosine,  l2sq_ny,  ip_ny,  f16_l2sq,
+                                   f16_ip, bf16_l2sq, bf16_ip, sq8_l2sq, sq8_ip, u8_dot_i16};
 
 const vq_k_f32 *vq__k_f32(vq_isa isa) {
     return isa == VQ_ISA_AVX512 ? &vq__k_f32_avx512

@@ -330,6 +330,56 @@ Test(sweep, failures_are_points) {
     free_cfg();
 }
 
+/* Interleaved: the same points per target as one run each (same recall: one knob per target,
+ * set again before each of its passes), grouped per (value, threads); a target that fails
+ * is reported and the others go on; a keyless target gets its default points. */
+Test(sweep, interleaved_matches_separate_runs) {
+    vq_sweep_config c = make_cfg(400, 16, 50, 10);
+    vq_err e;
+    cr_assert_eq(vq_sweep_parse(&c, "ef=40,400", &e), VQ_OK);
+    c.repeat = 2;
+    brute b1 = {0}, b2 = {0}, b3 = {0};
+    vq_sweep_target t[3] = {brute_target(&b1), brute_target(&b2), brute_target(&b3)};
+    snprintf(t[1].name, sizeof t[1].name, "second");
+    t[2].set_param = NULL; /* no knob: scans everything */
+    snprintf(t[2].name, sizeof t[2].name, "keyless");
+    sink s = {0};
+    cr_assert_eq(vq_sweep_run_interleaved(&c, t, 3, to_sink, &s, &e), VQ_OK, "%s", e.msg);
+    cr_assert_eq(s.n, 10, "2 values x 2 thread counts x 2 targets + 2 keyless, got %zu", s.n);
+    cr_assert_str_eq(s.p[0].index, "brute\"force");
+    cr_assert_str_eq(s.p[1].index, "second");
+    cr_assert_str_eq(s.p[0].params, "ef=40");
+    cr_assert_eq(s.p[0].threads, 1);
+    cr_assert_eq(s.p[2].threads, 2);
+    cr_assert_str_eq(s.p[4].params, "ef=400");
+    cr_assert_str_eq(s.p[8].index, "keyless");
+    cr_assert_str_eq(s.p[8].params, "");
+    cr_assert_float_eq(s.p[0].recall_at_k, s.p[1].recall_at_k, 1e-12);
+    cr_assert_lt(s.p[0].recall_at_k, 0.3);
+    cr_assert_float_eq(s.p[4].recall_at_k, 1.0, 1e-12);
+    cr_assert_float_eq(s.p[8].recall_at_k, 1.0, 1e-12);
+    for (size_t i = 0; i < s.n; i++) cr_assert_gt(s.p[i].qps, 0);
+    /* One target failing: its failure point, the other's points. */
+    b2 = (brute){0};
+    b2.fail = 1;
+    b1 = (brute){0};
+    s.n = 0;
+    cr_assert_lt(vq_sweep_run_interleaved(&c, t, 2, to_sink, &s, &e), 0);
+    size_t fails = 0, good = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        if (s.p[i].status < 0) {
+            fails++;
+            cr_assert_str_eq(s.p[i].index, "second");
+        } else {
+            good++;
+            cr_assert_str_eq(s.p[i].index, "brute\"force");
+        }
+    }
+    cr_assert_eq(good, 4);
+    cr_assert_geq(fails, 1);
+    free_cfg();
+}
+
 Test(sweep, isolation_survives_a_crash) {
     vq_sweep_config c = make_cfg(100, 8, 10, 5);
     c.threads = 1;

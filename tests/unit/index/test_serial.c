@@ -63,6 +63,8 @@ static void same_results(const char *spec) {
 Test(serial, flat) { same_results("flat/sq8"); }
 Test(serial, ivf) { same_results("ivf:nlist=16,nprobe=4/sq8/rerank=3"); }
 Test(serial, hnsw) { same_results("hnsw:m=8,efc=40/fp16"); }
+/* L2 over sq8 keeps |x^|^2 in the records (not in the file): rebuilt on load, same results. */
+Test(serial, hnsw_sq8_norms) { same_results("hnsw:m=8,efc=40/sq8"); }
 Test(serial, faiss) { same_results("faiss:HNSW16,Flat"); }
 
 static void corrupt_cases(const char *spec) {

@@ -83,6 +83,41 @@ Test(kernels_f32, simd_matches_scalar_reference) {
     }
 }
 
+/* The integer SQ8 kernel is exact: equal to the scalar reference (and to an int64 sum) on
+ * random weights, on the extremes (+-32767 against 255, the overflow bound's worst case at
+ * d = 784) and on every tail length, with unaligned pointers. */
+Test(kernels_f32, u8_dot_i16_exact) {
+    int16_t wbuf[1024 + 8];
+    uint8_t cbuf[1024 + 8];
+    vq_isa isas[2];
+    int ni = tu_isas(isas);
+    const vq_k_f32 *ref = vq__k_f32(VQ_ISA_SCALAR);
+    uint64_t st = 99;
+    for (int pass = 0; pass < 4; pass++)
+        for (size_t d = 1; d <= 1000; d += d < 130 ? 1 : 97) {
+            size_t off = (d + pass) % 3;
+            int16_t *w = wbuf + off;
+            uint8_t *c = cbuf + off;
+            int64_t want = 0;
+            for (size_t i = 0; i < d; i++) {
+                st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+                uint32_t r = (uint32_t)(st >> 33);
+                /* pass 0: random; 1: all extremes; 2: alternating signs; 3: tiny weights */
+                w[i] = pass == 0   ? (int16_t)((int32_t)(r & 0xffff) - 32768)
+                       : pass == 1 ? 32767
+                       : pass == 2 ? (i & 1 ? -32767 : 32767)
+                                   : (int16_t)((int32_t)(r % 5) - 2);
+                c[i] = pass == 1 || pass == 2 ? 255 : (uint8_t)(r >> 16);
+                want += (int64_t)w[i] * c[i];
+            }
+            if (want > INT32_MAX || want < INT32_MIN) continue; /* outside the contract */
+            cr_expect_eq(ref->u8_dot_i16(w, c, d), (int32_t)want, "scalar d=%zu pass %d", d, pass);
+            for (int t = 0; t < ni; t++)
+                cr_expect_eq(vq__k_f32(isas[t])->u8_dot_i16(w, c, d), (int32_t)want,
+                             "isa %d d=%zu pass %d", (int)isas[t], d, pass);
+        }
+}
+
 Test(kernels_f32, batch_equals_single) {
     size_t n = 37, d = 45;
     float *x = malloc(n * d * sizeof(float) + 4), q[45], out[37];

@@ -47,6 +47,31 @@ Test(scalar, encode_decode_score) {
                           specs[s], m, i, dist[i], ref);
                 cr_expect_eq(vq_quant_score_one(qs, codes + i * vq_quant_code_size(qz)), dist[i]);
             }
+            /* Scattered codes (reverse order, as a graph visits them) score the same. */
+            const uint8_t *ptrs[200];
+            float pd[200];
+            for (size_t i = 0; i < n; i++) ptrs[i] = codes + (n - 1 - i) * vq_quant_code_size(qz);
+            vq_quant_score_ptrs(qs, ptrs, n, pd);
+            for (size_t i = 0; i < n; i++)
+                cr_expect_eq(pd[i], dist[n - 1 - i], "%s metric %d ptr %zu", specs[s], m, i);
+        }
+        /* Where offered (sq8), |x^|^2 plus the IP score gives the L2 score. */
+        cr_expect_eq(vq_quant_has_sqnorm(qz), !strcmp(specs[s], "sq8"), "%s", specs[s]);
+        if (vq_quant_has_sqnorm(qz)) {
+            float l2[200], ipd[200], qn = 0;
+            for (size_t j = 0; j < d; j++) qn += q[j] * q[j];
+            cr_assert_eq(vq_query_prepare(qs, q, VQ_METRIC_L2, &err), VQ_OK);
+            vq_quant_score(qs, codes, n, l2);
+            cr_assert_eq(vq_query_prepare(qs, q, VQ_METRIC_IP, &err), VQ_OK);
+            vq_quant_score(qs, codes, n, ipd);
+            for (size_t i = 0; i < n; i++) {
+                double nn = 0;
+                for (size_t j = 0; j < d; j++) nn += (double)y[i * d + j] * y[i * d + j];
+                float sn = vq_quant_sqnorm(qz, codes + i * vq_quant_code_size(qz));
+                cr_expect(tu_close(sn, nn, 1e-5, nn), "sqnorm row %zu: %g vs %g", i, sn, nn);
+                cr_expect(tu_close(qn + sn + 2 * ipd[i], l2[i], 1e-4, qn + nn),
+                          "L2 by IP row %zu: %g vs %g", i, qn + sn + 2 * ipd[i], l2[i]);
+            }
         }
         /* Save and load reproduce the codes bit for bit. */
         uint8_t *buf;
@@ -78,6 +103,33 @@ Test(scalar, encode_decode_score) {
     }
     free(x);
     free(y);
+}
+
+/* The fallback (quantizers without their own pointer scoring) is score_one per code. */
+Test(scalar, score_ptrs_fallback) {
+    size_t n = 50, d = 32;
+    float *x = malloc(n * d * 4), q[32], pd[50];
+    tu_fill_normal(x, n * d, 21);
+    tu_fill_normal(q, d, 22);
+    vq_quant *qz;
+    vq_err err;
+    cr_assert_eq(vq_quant_new("tq:bits=4", (unsigned)d, &qz, &err), VQ_OK, "%s", err.msg);
+    cr_assert_eq(vq_quant_train(qz, n, x, &err), VQ_OK);
+    size_t cs = vq_quant_code_size(qz);
+    uint8_t *codes = malloc(n * cs);
+    cr_assert_eq(vq_quant_encode(qz, n, x, codes, &err), VQ_OK);
+    vq_query *qs;
+    cr_assert_eq(vq_query_new(qz, &qs, &err), VQ_OK);
+    cr_assert_eq(vq_query_prepare(qs, q, VQ_METRIC_L2, &err), VQ_OK);
+    const uint8_t *ptrs[50];
+    for (size_t i = 0; i < n; i++) ptrs[i] = codes + ((i * 7) % n) * cs;
+    vq_quant_score_ptrs(qs, ptrs, n, pd);
+    for (size_t i = 0; i < n; i++) cr_expect_eq(pd[i], vq_quant_score_one(qs, ptrs[i]));
+    vq_quant_score_ptrs(qs, ptrs, 0, pd); /* n = 0 is a no-op */
+    vq_query_free(qs);
+    vq_quant_free(qz);
+    free(codes);
+    free(x);
 }
 
 Test(scalar, bad_input_names_the_field) {
