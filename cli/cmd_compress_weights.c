@@ -17,7 +17,9 @@ static void usage(FILE *f) {
             "usage: vqdb compress-weights --in FILE(.safetensors|.npy|llama2 .bin) --quant SPEC\n"
             "         [--group G] --out FILE [--json]\n"
             "       vqdb compress-weights --decompress --in FILE.vqwz --out FILE.safetensors\n"
-            "SPEC: a quant/ spec (tq:bits=4, pq:m=16,bits=8, sq8...) or int:bits=b[,group=32]\n");
+            "SPEC: a quant/ spec (tq:bits=4, pq:m=16,bits=8, sq8...) or int:bits=b[,group=32]\n"
+            "      e.g. --group 2 --quant pq:m=1,bits=8,cb=16 (pairs of weights, 256 binary16\n"
+            "      centroids per tensor: 4 b/w + codebook), tq:bits=3,norm=16,hi=16 (per row)\n");
 }
 
 static int read_bytes(const char *path, uint8_t **buf, size_t *len, vq_err *err) {

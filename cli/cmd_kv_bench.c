@@ -12,6 +12,9 @@
  *    medians over --reps repetitions in this process.
  * Calibration (quantizers that train, outlier channels) uses sequences sampled from the
  *    model itself with seeds 1000.., never the evaluated ones.
+ * --pre-rope caches keys before RoPE (the forward pass appends pre-RoPE keys, calibration uses
+ *    pre-RoPE keys, the recorded post-RoPE keys of --kv-data are turned back to their
+ *    positions) and the cache applies RoPE at score time (kvcache.h).
  * --weights SPEC runs the model with every 2-D weight compressed (fp32 cache) instead.
  * --synthetic-tokens N,... times one decode step over N random keys/values (one layer) for
  *    each setting against the "f32" spec of the same cache, and reports memory.
@@ -35,6 +38,7 @@ typedef struct opts {
     const char *key[MAXSET], *value[MAXSET], *weights[MAXSET];
     int nkey, nvalue, nweights;
     unsigned window, key_outliers, value_outliers, joint, group, center, window_flush, window_keys;
+    unsigned pre_rope;
     int seqs, calib, reps, json, per_tensor, attn_seqs;
     const char *synthetic;
     unsigned syn_heads, syn_dim;
@@ -49,6 +53,7 @@ typedef struct bench {
     float *Q, *K, *V; /* [nseq][L][T][dim|kv_dim] from --kv-data, or NULL */
     float *ref_lp;    /* nseq * T * vocab log-softmax of the fp32 run */
     float *calk, *calv;
+    float *calkp;  /* the calibration keys before RoPE (for --pre-rope) */
     size_t ncal;   /* calibration tokens per layer: [L][ncal][kv_dim] */
     float *act[5]; /* real activations of seq 0: x_att, x_wo, x_ffn, x_w2 (L*T*..), x_cls */
 } bench;
@@ -84,18 +89,19 @@ static float nrand(void) {
 
 /* Samples one sequence from BOS at temperature 0.8, recording k and v per layer. */
 static int sample_seq(bench *b, vqe_llm_state *s, uint64_t seed, int32_t *tok, float *ks, float *vs,
-                      size_t stride_tok, vq_err *err) {
+                      float *kps, size_t stride_tok, vq_err *err) {
     const vqe_llm_config *c = b->c;
     g_rng = seed * 0x9e3779b97f4a7c15ull + 12345;
     vqe_llm_state_reset(s);
     float *lp = malloc((size_t)c->vocab_size * 4),
           *kk = malloc((size_t)c->n_layers * c->kv_dim * 4),
-          *vv = malloc((size_t)c->n_layers * c->kv_dim * 4);
+          *vv = malloc((size_t)c->n_layers * c->kv_dim * 4),
+          *kp = malloc((size_t)c->n_layers * c->kv_dim * 4);
     int cur = 1, rc = VQ_OK;
     for (int p = 0; p < b->T && rc == VQ_OK; p++) {
         tok[p] = cur;
         const float *lg;
-        vqe_llm_trace tr = {.k = kk, .v = vv};
+        vqe_llm_trace tr = {.k = kk, .v = vv, .k_pre = kp};
         rc = vqe_llm_forward(b->m, s, NULL, cur, p, &tr, &lg, err);
         if (rc < 0) break;
         if (ks)
@@ -104,6 +110,9 @@ static int sample_seq(bench *b, vqe_llm_state *s, uint64_t seed, int32_t *tok, f
                        (size_t)c->kv_dim * 4);
                 memcpy(vs + ((size_t)l * stride_tok + p) * c->kv_dim, vv + (size_t)l * c->kv_dim,
                        (size_t)c->kv_dim * 4);
+                if (kps)
+                    memcpy(kps + ((size_t)l * stride_tok + p) * c->kv_dim,
+                           kp + (size_t)l * c->kv_dim, (size_t)c->kv_dim * 4);
             }
         for (int i = 0; i < c->vocab_size; i++) lp[i] = lg[i] / 0.8f;
         log_softmax(lp, c->vocab_size, lp);
@@ -120,6 +129,7 @@ static int sample_seq(bench *b, vqe_llm_state *s, uint64_t seed, int32_t *tok, f
     free(lp);
     free(kk);
     free(vv);
+    free(kp);
     return rc;
 }
 
@@ -176,17 +186,19 @@ static int bench_setup(bench *b, const opts *o, vq_err *err) {
     } else {
         b->tok = malloc((size_t)b->nseq * b->T * sizeof(int32_t));
         for (int i = 0; i < b->nseq && rc == VQ_OK; i++)
-            rc = sample_seq(b, s, (uint64_t)i, b->tok + (size_t)i * b->T, NULL, NULL, 0, err);
+            rc = sample_seq(b, s, (uint64_t)i, b->tok + (size_t)i * b->T, NULL, NULL, NULL, 0, err);
         if (rc < 0) goto out;
     }
     /* Calibration: sequences sampled from the model, seeds 1000.. */
     b->ncal = (size_t)o->calib * b->T;
     b->calk = malloc((size_t)c->n_layers * b->ncal * c->kv_dim * 4);
     b->calv = malloc((size_t)c->n_layers * b->ncal * c->kv_dim * 4);
+    b->calkp = malloc((size_t)c->n_layers * b->ncal * c->kv_dim * 4);
     int32_t *ct = malloc((size_t)b->T * sizeof(int32_t));
     for (int i = 0; i < o->calib && rc == VQ_OK; i++)
         rc = sample_seq(b, s, 1000u + (uint64_t)i, ct, b->calk + (size_t)i * b->T * c->kv_dim,
-                        b->calv + (size_t)i * b->T * c->kv_dim, b->ncal, err);
+                        b->calv + (size_t)i * b->T * c->kv_dim,
+                        b->calkp + (size_t)i * b->T * c->kv_dim, b->ncal, err);
     free(ct);
     if (rc < 0) goto out;
     /* The fp32 reference run, and real activations of sequence 0 for the weights report. */
@@ -294,10 +306,10 @@ static void top5(const double *x, size_t n, size_t *idx) {
 }
 
 /* Per layer/head metrics on the recorded q/k/v (decode order: append t, then query t). */
-static int run_attn(const bench *b, int nseq, vqe_kv *kv, attn_m *r, vq_err *err) {
+static int run_attn(const bench *b, int nseq, vqe_kv *kv, int pre_rope, attn_m *r, vq_err *err) {
     const vqe_llm_config *c = b->c;
     int T = b->T, hs = c->head_size, grp = c->n_heads / c->n_kv_heads;
-    float *lg = malloc((size_t)T * 4), *pr = malloc((size_t)T * 4), out[1024];
+    float *lg = malloc((size_t)T * 4), *pr = malloc((size_t)T * 4), out[1024], kb[4096];
     double *el = malloc((size_t)T * 8), *ep = malloc((size_t)T * 8), eo[1024];
     double sr = 0, kl = 0, orr = 0, t5 = 0;
     size_t n = 0, n5 = 0;
@@ -307,8 +319,13 @@ static int run_attn(const bench *b, int nseq, vqe_kv *kv, attn_m *r, vq_err *err
         for (int t = 0; t < T; t++) {
             for (int l = 0; l < c->n_layers; l++) {
                 size_t base = (((size_t)sq * c->n_layers + l) * T + t);
-                VQ_TRY(vqe_kv_append(kv, (unsigned)l, b->K + base * c->kv_dim,
-                                     b->V + base * c->kv_dim, err));
+                const float *k = b->K + base * c->kv_dim;
+                if (pre_rope) { /* the recorded keys are post-RoPE: turn them back */
+                    memcpy(kb, k, (size_t)c->kv_dim * 4);
+                    vqe_llm_rope(kb, c->n_kv_heads, hs, t, 10000.0f, 1);
+                    k = kb;
+                }
+                VQ_TRY(vqe_kv_append(kv, (unsigned)l, k, b->V + base * c->kv_dim, err));
             }
             for (int l = 0; l < c->n_layers; l++)
                 for (int h = 0; h < c->n_heads; h++) {
@@ -466,12 +483,13 @@ static int make_kv(const bench *b, const opts *o, const char *ks, const char *vs
     p.value_outliers = o->value_outliers;
     p.joint_heads = o->joint;
     p.center = o->center;
+    p.pre_rope = o->pre_rope;
+    const float *ck = o->pre_rope ? b->calkp : b->calk;
     vqe_kv *kv;
     VQ_TRY(vqe_kv_new(&p, &kv, err));
     for (int l = 0; l < c->n_layers; l++) {
-        int rc =
-            vqe_kv_calibrate(kv, (unsigned)l, b->ncal, b->calk + (size_t)l * b->ncal * c->kv_dim,
-                             b->calv + (size_t)l * b->ncal * c->kv_dim, err);
+        int rc = vqe_kv_calibrate(kv, (unsigned)l, b->ncal, ck + (size_t)l * b->ncal * c->kv_dim,
+                                  b->calv + (size_t)l * b->ncal * c->kv_dim, err);
         if (rc < 0) {
             vqe_kv_free(kv);
             return rc;
@@ -491,7 +509,7 @@ static int run_setting(const bench *b, const opts *o, const char *ks, const char
     vqe_kv_stats st;
     vqe_kv_stats_get(kv, &st); /* after a full sequence of T tokens */
     int an = o->attn_seqs < b->nseq ? o->attn_seqs : b->nseq;
-    if (rc == VQ_OK && b->K) rc = run_attn(b, an, kv, &a, err);
+    if (rc == VQ_OK && b->K) rc = run_attn(b, an, kv, (int)o->pre_rope, &a, err);
     double s32 = NAN, sc = NAN, a32 = NAN, ac = NAN;
     if (rc == VQ_OK && o->reps > 0) rc = run_timing(b, kv, o->reps, &s32, &sc, &a32, &ac, err);
     vqe_kv_free(kv);
@@ -501,7 +519,8 @@ static int run_setting(const bench *b, const opts *o, const char *ks, const char
         jprintf("{\"key\":\"%s\",\"value\":\"%s\",\"window\":%u,\"window_flush\":%u,\"window_keys_"
                 "only\":%u,"
                 "\"key_outliers\":%u,"
-                "\"value_outliers\":%u,\"joint_heads\":%u,\"center\":%u,\"bits_per_channel\":%.4f,"
+                "\"value_outliers\":%u,\"joint_heads\":%u,\"center\":%u,\"pre_rope\":%u,"
+                "\"bits_per_channel\":%.4f,"
                 "\"bits_per_channel_pos_avg\":%.4f,"
                 "\"key_bits\":%.4f,\"value_bits\":%.4f,\"bytes_per_token\":%.1f,"
                 "\"fp32_bytes_per_token\":%.0f,\"memory_ratio\":%.3f,"
@@ -511,15 +530,15 @@ static int run_setting(const bench *b, const opts *o, const char *ks, const char
                 "\"attn_time_ratio_vs_fp32\":%.3f,\"step_us\":%.2f,\"fp32_step_us\":%.2f,"
                 "\"seqs\":%d,\"positions\":%d,\"attn_seqs\":%d}\n",
                 ks, vs, o->window, o->window_flush, o->window_keys, o->key_outliers,
-                o->value_outliers, o->joint, o->center, st.bits_per_channel, e.bits_avg,
-                st.key_bits, st.value_bits, st.bytes_per_token, fp32_bpt,
+                o->value_outliers, o->joint, o->center, o->pre_rope, st.bits_per_channel,
+                e.bits_avg, st.key_bits, st.value_bits, st.bytes_per_token, fp32_bpt,
                 fp32_bpt / st.bytes_per_token, e.agree, e.lld, e.kl, a.score_rel, a.kl, a.out_rel,
                 a.top5, sc / s32, ac / a32, sc * 1e6, s32 * 1e6, b->nseq, b->nseq * b->T, an);
     else
-        printf("%-22s %-22s b/ch %6.3f  agree %.4f  ll %+.5f  kl %.5f  attn_kl %.5f  "
+        printf("%s%-22s %-22s b/ch %6.3f  agree %.4f  ll %+.5f  kl %.5f  attn_kl %.5f  "
                "out_err %.4f  top5 %.3f  step x%.2f  attn x%.2f  mem /%.1f\n",
-               ks, vs, st.bits_per_channel, e.agree, e.lld, e.kl, a.kl, a.out_rel, a.top5, sc / s32,
-               ac / a32, fp32_bpt / st.bytes_per_token);
+               o->pre_rope ? "pre-rope " : "", ks, vs, st.bits_per_channel, e.agree, e.lld, e.kl,
+               a.kl, a.out_rel, a.top5, sc / s32, ac / a32, fp32_bpt / st.bytes_per_token);
     fflush(stdout);
     return VQ_OK;
 }
@@ -688,7 +707,7 @@ static void usage(FILE *f) {
             "         --key SPEC --value SPEC [--key SPEC --value SPEC ...]\n"
             "         [--window N [--window-flush] [--window-keys-only]] [--key-outliers N] "
             "[--value-outliers N] "
-            "[--joint] [--center]\n"
+            "[--joint] [--center] [--pre-rope]\n"
             "         [--seqs N (64)] [--attn-seqs N (16)] [--calib N (4)] [--reps N (31, 0 = no "
             "timing)]\n"
             "         [--json]\n"
@@ -781,6 +800,8 @@ int vq_cmd_kv_bench(int argc, char **argv) {
             o.window_flush = 1;
         } else if (!strcmp(a, "--window-keys-only")) {
             o.window_keys = 1;
+        } else if (!strcmp(a, "--pre-rope")) {
+            o.pre_rope = 1;
         } else if (!strcmp(a, "--joint")) {
             o.joint = 1;
         } else if (!strcmp(a, "--json")) {
@@ -845,6 +866,7 @@ int vq_cmd_kv_bench(int argc, char **argv) {
     free(b.ref_lp);
     free(b.calk);
     free(b.calv);
+    free(b.calkp);
     for (int a = 0; a < 5; a++) free(b.act[a]);
     vqe_llm_free(b.m);
     return rc < 0 ? vq_cli_fail("kv-bench", rc, &err) : 0;

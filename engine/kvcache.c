@@ -8,7 +8,9 @@
  * unfinished block is re-packed from a row-major staging copy at each append. Values are
  * stored row-major and summed with the softmax weights by vq_quant_decode_wsum (KIVI values:
  * decoded VQE_KV_DECODE_BLOCK tokens at a time). window_flush compresses a full window at
- * once (nc = n - n mod window); window_keys_only compresses values at append.
+ * once (nc = n - n mod window); window_keys_only compresses values at append. pre_rope keeps
+ * keys as appended (before RoPE) and scores token t at the query turned back by R(t) (see
+ * the comment above dot_is_decode for the two evaluation paths).
  */
 #include "kvcache.h"
 
@@ -37,6 +39,9 @@ typedef struct side {
     uint8_t *stage;
     uint16_t *outl; /* cap * o */
     float *mu;      /* center: calibration mean (head_dim floats) subtracted before coding */
+    /* pre_rope keys: 1 when the quantizer's inner-product estimate is the dot with its
+     * reconstruction (probed once, see dot_is_decode), 0 when not, -1 not yet probed. */
+    int dotdec;
 } side;
 
 typedef struct head {
@@ -55,6 +60,12 @@ struct vqe_kv {
     size_t sc_cap;
     float *sc, *dec, *gq, *tmp, *qf;
     float *ws; /* (n_query_heads / S) * D: weighted value sums, one row per query head */
+    /* pre_rope: cos and sin of every pair angle for positions [0, rope_cap) (head_dim / 2
+     * each per position), the query turned back to a token's position (D floats, zero
+     * outside the head's slice), a decoded key and an unpacked code. */
+    float *rcos, *rsin, *qt, *kd;
+    size_t rope_cap;
+    uint8_t *code1;
 };
 
 vqe_kv_params vqe_kv_params_default(void) {
@@ -98,6 +109,11 @@ void vqe_kv_free(vqe_kv *kv) {
     vq_free(kv->tmp);
     vq_free(kv->qf);
     vq_free(kv->ws);
+    vq_free(kv->rcos);
+    vq_free(kv->rsin);
+    vq_free(kv->qt);
+    vq_free(kv->kd);
+    vq_free(kv->code1);
     vq_free(kv);
 }
 
@@ -111,6 +127,7 @@ static int side_init(side *s, const char *spec, unsigned hd, unsigned o, int is_
     s->kk = NULL;
     s->o = o;
     s->qd = hd - o;
+    s->dotdec = -1;
     if (!s->oidx) s->oidx = vq_calloc(hd, sizeof(unsigned));
     if (!s->iidx) s->iidx = vq_calloc(hd, sizeof(unsigned));
     VQ_FAIL_IF(!s->oidx || !s->iidx, VQ_ENOMEM, err, "kv", "out of memory");
@@ -172,6 +189,11 @@ int vqe_kv_new(const vqe_kv_params *p, vqe_kv **out, vq_err *err) {
                "value_outliers %u must be below the quantized dimension %u", p->value_outliers, D);
     VQ_FAIL_IF(!(p->scale >= 0) || !isfinite(p->scale), VQ_EINVAL, err, "scale",
                "scale must be finite and >= 0");
+    VQ_FAIL_IF(p->pre_rope > 1, VQ_EINVAL, err, "pre_rope", "pre_rope must be 0 or 1");
+    VQ_FAIL_IF(p->pre_rope && p->head_dim % 2, VQ_EINVAL, err, "pre_rope",
+               "pre_rope needs an even head_dim (RoPE turns pairs), got %u", p->head_dim);
+    VQ_FAIL_IF(!(p->rope_base == 0 || p->rope_base > 1) || !isfinite(p->rope_base), VQ_EINVAL, err,
+               "rope_base", "rope_base must be finite and > 1 (0: 10000)");
     const char *ks = p->key_spec ? p->key_spec : "f32", *vs = p->value_spec ? p->value_spec : "f32";
     VQ_FAIL_IF(strlen(ks) >= VQ_SPEC_MAX || strlen(vs) >= VQ_SPEC_MAX, VQ_ESPEC, err, "spec",
                "spec longer than %u", VQ_SPEC_MAX - 1);
@@ -195,8 +217,12 @@ int vqe_kv_new(const vqe_kv_params *p, vqe_kv **out, vq_err *err) {
     kv->tmp = vq_malloc(hd * sizeof(float));
     kv->qf = vq_calloc(hd, sizeof(float));
     kv->ws = vq_malloc((size_t)(nq / S) * hd * sizeof(float));
+    kv->qt = vq_calloc(hd, sizeof(float));
+    kv->kd = vq_calloc(hd, sizeof(float));
+    if (kv->p.rope_base == 0) kv->p.rope_base = 10000.0f;
     int rc = VQ_OK;
-    if (!kv->h || !kv->n || !kv->ready || !kv->dec || !kv->gq || !kv->tmp || !kv->qf || !kv->ws) {
+    if (!kv->h || !kv->n || !kv->ready || !kv->dec || !kv->gq || !kv->tmp || !kv->qf || !kv->ws ||
+        !kv->qt || !kv->kd) {
         rc = vq_err_set(err, VQ_ENOMEM, "kv", "out of memory");
         goto fail;
     }
@@ -386,6 +412,25 @@ static size_t n_compressed_v(const vqe_kv *kv, size_t n) {
     return kv->p.window_keys_only ? n : n_compressed(kv, n);
 }
 
+/* pre_rope: the cos/sin table for positions [0, need), computed by llama2.c's formula so
+ * that scores match a post-RoPE cache to float rounding. */
+static int rope_grow(vqe_kv *kv, size_t need, vq_err *err) {
+    size_t half = kv->p.head_dim / 2, nc = kv->rope_cap ? kv->rope_cap : 256;
+    while (nc < need) nc *= 2;
+    float *c = vq_realloc(kv->rcos, kv->rope_cap * half * sizeof(float), nc * half * sizeof(float));
+    VQ_FAIL_IF(!c, VQ_ENOMEM, err, "kv", "out of memory for the RoPE table");
+    kv->rcos = c;
+    float *s = vq_realloc(kv->rsin, kv->rope_cap * half * sizeof(float), nc * half * sizeof(float));
+    VQ_FAIL_IF(!s, VQ_ENOMEM, err, "kv", "out of memory for the RoPE table");
+    kv->rsin = s;
+    for (size_t t = kv->rope_cap; t < nc; t++)
+        for (size_t i = 0; i < half; i++)
+            vqe_llm_rope_cs((int)i, (int)kv->p.head_dim, (int)t, kv->p.rope_base,
+                            &kv->rcos[t * half + i], &kv->rsin[t * half + i]);
+    kv->rope_cap = nc;
+    return VQ_OK;
+}
+
 int vqe_kv_append(vqe_kv *kv, unsigned layer, const float *key, const float *value, vq_err *err) {
     VQ_FAIL_IF(layer >= kv->p.n_layers, VQ_EINVAL, err, "layer", "layer %u >= %u", layer,
                kv->p.n_layers);
@@ -405,6 +450,7 @@ int vqe_kv_append(vqe_kv *kv, unsigned layer, const float *key, const float *val
         kv->sc = sc;
         kv->sc_cap = nc;
     }
+    if (kv->p.pre_rope && n + 1 > kv->rope_cap) VQ_TRY(rope_grow(kv, n + 1, err));
     for (unsigned h = 0; h < kv->S; h++) {
         head *hh = &kv->h[(size_t)layer * kv->S + h];
         const float *k = key + (size_t)h * hd, *v = value + (size_t)h * hd;
@@ -441,6 +487,162 @@ size_t vqe_kv_len(const vqe_kv *kv, unsigned layer) {
     return layer < kv->p.n_layers ? kv->n[layer] : 0;
 }
 
+/* pre_rope scoring. The score of token t is <q, R(t) k_t> = <R(t)^T q, k_t>: the quantizer's
+ * asymmetric estimator est(y, code(k)) is built for an arbitrary fixed query y, so it is
+ * evaluated at y = R(t)^T q. R(t) depends only on the position, never on the code, so every
+ * property of the estimator carries over — tq-ip and qjl stay unbiased, rescale=1 keeps its
+ * debiasing factor. The key code itself cannot be turned: it lives in the quantizer's domain
+ * (tq's rotated coordinates, pq's sub-spaces), where R(t) is not a per-coordinate map.
+ *
+ * Two ways to evaluate it:
+ *  - prerope_scores_turnq: turn the query for each token and score that one code (one
+ *    vq_query_prepare per token and query head: general, and slow for quantizers whose
+ *    prepare builds tables);
+ *  - prerope_scores_decode: when est(y, code) = <y, decode(code)> for every y — the dot with
+ *    the reconstruction is the estimator (tq with rescale=0, tq-ip, pq, sq8, fp16, f32, and
+ *    KIVI by construction) — then est(R(t)^T q, code) = <q, R(t) decode(code)>: decode a
+ *    block of keys once for all the query heads that read them, turn each reconstruction
+ *    and take the dots. Identical estimates up to float rounding, at one decode per token
+ *    instead of one prepare per token and query head. dot_is_decode decides which applies
+ *    by probing the quantizer once; a quantizer that fails the probe (rescale=1, rabitq...)
+ *    takes the general path, so no estimator is ever replaced by a different one.
+ * The exact parts (outlier channels, the centering mean, the fp32 window) are turned the
+ * same way. */
+
+/* 1 when the side's inner-product estimate equals the dot with its reconstruction on four
+ * random (query, vector) pairs to 1e-4 relative; fixed seeds, so the answer is
+ * deterministic. Needs a trained quantizer. */
+static int dot_is_decode(vqe_kv *kv, side *s, vq_err *err) {
+    if (s->dotdec >= 0) return s->dotdec;
+    if (s->kivi) return s->dotdec = 1;
+    unsigned d = s->qd;
+    float *x = vq_malloc(2 * d * sizeof(float)), *y = x + d;
+    uint8_t *code = vq_malloc(s->code_size + 1);
+    int rc = VQ_OK, ok = 1;
+    if (!x || !code) rc = vq_err_set(err, VQ_ENOMEM, "kv", "out of memory");
+    if (rc == VQ_OK && !s->qs) rc = vq_query_new(s->qz, &s->qs, err);
+    uint64_t st = 0x9e3779b97f4a7c15ull;
+    for (int trial = 0; trial < 4 && rc == VQ_OK && ok; trial++) {
+        for (int v = 0; v < 2; v++)
+            for (unsigned i = 0; i < d; i++) {
+                st = st * 6364136223846793005ull + 1442695040888963407ull;
+                (v ? kv->gq : x)[i] = (float)((double)(st >> 11) * 0x1.0p-53 * 2 - 1);
+            }
+        if ((rc = vq_quant_encode(s->qz, 1, x, code, err)) < 0) break;
+        if ((rc = vq_quant_decode(s->qz, 1, code, y, err)) < 0) break;
+        if ((rc = vq_query_prepare(s->qs, kv->gq, VQ_METRIC_IP, err)) < 0) break;
+        double est = -vq_quant_score_one(s->qs, code), dot = 0, nq = 0, ny = 0;
+        for (unsigned i = 0; i < d; i++) {
+            dot += (double)kv->gq[i] * y[i];
+            nq += (double)kv->gq[i] * kv->gq[i];
+            ny += (double)y[i] * y[i];
+        }
+        ok = fabs(est - dot) <= 1e-4 * (sqrt(nq * ny) + 1e-30);
+    }
+    vq_free(x);
+    vq_free(code);
+    VQ_TRY(rc);
+    return s->dotdec = ok;
+}
+
+/* Scores of nh queries (qs[j]: head_dim floats of the head at offset off[j] of the storage
+ * vector) against every token, for a side whose estimate is the dot with its reconstruction:
+ * keys decoded a block at a time into kv->dec, completed (outliers, mean) to D channels,
+ * turned to their positions, dotted with each query. Unscaled; row j of kv->sc. */
+static int prerope_scores_decode(vqe_kv *kv, head *hh, size_t n, size_t nc, unsigned nh,
+                                 const unsigned *off, const float *const *qs, vq_err *err) {
+    side *ks = &hh->k;
+    unsigned hd = kv->D, W = kv->p.window, ohd = kv->p.head_dim, half = ohd / 2;
+    float *full = kv->kd;
+    for (size_t t0 = 0; t0 < n; t0 += VQE_KV_DECODE_BLOCK) {
+        size_t m = n - t0 < VQE_KV_DECODE_BLOCK ? n - t0 : VQE_KV_DECODE_BLOCK;
+        size_t mc = t0 >= nc ? 0 : nc - t0 < m ? nc - t0 : m; /* compressed tokens here */
+        if (mc && ks->kk) {
+            for (size_t i = 0; i < mc; i++)
+                vqe__kivi_keys_decode(ks->kk, t0 + i, kv->dec + i * ks->qd);
+        } else if (mc && ks->block == 1) {
+            VQ_TRY(vq_quant_decode(ks->qz, mc, ks->codes + t0 * ks->code_size, kv->dec, err));
+        } else if (mc) {
+            for (size_t i = 0; i < mc; i++) {
+                size_t t = t0 + i;
+                vq_quant_unpack(ks->qz, ks->codes + t / ks->block * ks->block_bytes, t % ks->block,
+                                kv->code1);
+                VQ_TRY(vq_quant_decode(ks->qz, 1, kv->code1, kv->dec + i * ks->qd, err));
+            }
+        }
+        for (size_t i = 0; i < m; i++) {
+            size_t t = t0 + i;
+            if (i < mc) {
+                const float *dd = kv->dec + i * ks->qd;
+                for (unsigned c = 0; c < ks->qd; c++) full[ks->iidx[c]] = dd[c];
+                for (unsigned o = 0; o < ks->o; o++)
+                    full[ks->oidx[o]] = vq__f16_to_f32(ks->outl[t * ks->o + o]);
+                if (ks->mu)
+                    for (unsigned c = 0; c < hd; c++) full[c] += ks->mu[c];
+            } else {
+                memcpy(full, hh->wk + (t % W) * hd, hd * sizeof(float));
+            }
+            const float *cs = kv->rcos + t * half, *sn = kv->rsin + t * half;
+            for (unsigned j = 0; j < nh; j++) {
+                const float *k = full + off[j], *q = qs[j];
+                float a = 0;
+                for (unsigned p = 0; p < half; p++) { /* <q, R(t) k> on each pair */
+                    float k0 = k[2 * p], k1 = k[2 * p + 1];
+                    a += q[2 * p] * (k0 * cs[p] - k1 * sn[p]) +
+                         q[2 * p + 1] * (k0 * sn[p] + k1 * cs[p]);
+                }
+                kv->sc[(size_t)j * kv->sc_cap + t] = a;
+            }
+        }
+    }
+    return VQ_OK;
+}
+
+/* The general path: the query turned back for each token, one prepare and one score. */
+static int prerope_scores_turnq(vqe_kv *kv, head *hh, size_t n, size_t nc, unsigned off,
+                                const float *q, float *sc, vq_err *err) {
+    side *ks = &hh->k;
+    unsigned hd = kv->D, W = kv->p.window, half = kv->p.head_dim / 2, end = off + kv->p.head_dim;
+    float *qt = kv->qt;
+    memset(qt, 0, hd * sizeof(float));
+    if (nc && ks->qz && !ks->qs) VQ_TRY(vq_query_new(ks->qz, &ks->qs, err));
+    for (size_t t = 0; t < n; t++) {
+        const float *c = kv->rcos + t * half, *s = kv->rsin + t * half;
+        for (unsigned i = 0; i < half; i++) { /* R(t)^T on each pair */
+            float q0 = q[off + 2 * i], q1 = q[off + 2 * i + 1];
+            qt[off + 2 * i] = q0 * c[i] + q1 * s[i];
+            qt[off + 2 * i + 1] = q1 * c[i] - q0 * s[i];
+        }
+        float a = 0;
+        if (t >= nc) { /* fp32 window */
+            const float *k = hh->wk + (t % W) * hd;
+            for (unsigned i = off; i < end; i++) a += qt[i] * k[i];
+            sc[t] = a;
+            continue;
+        }
+        for (unsigned i = 0; i < ks->qd; i++) kv->gq[i] = qt[ks->iidx[i]];
+        if (ks->kk) {
+            vqe__kivi_keys_decode(ks->kk, t, kv->kd);
+            for (unsigned i = 0; i < ks->qd; i++) a += kv->gq[i] * kv->kd[i];
+        } else {
+            VQ_TRY(vq_query_prepare(ks->qs, kv->gq, VQ_METRIC_IP, err));
+            const uint8_t *code = ks->codes + t * ks->code_size;
+            if (ks->block > 1) {
+                vq_quant_unpack(ks->qz, ks->codes + t / ks->block * ks->block_bytes, t % ks->block,
+                                kv->code1);
+                code = kv->code1;
+            }
+            a = -vq_quant_score_one(ks->qs, code);
+        }
+        for (unsigned o = 0; o < ks->o; o++)
+            a += qt[ks->oidx[o]] * vq__f16_to_f32(ks->outl[t * ks->o + o]);
+        if (ks->mu)
+            for (unsigned i = off; i < end; i++) a += qt[i] * ks->mu[i];
+        sc[t] = a;
+    }
+    return VQ_OK;
+}
+
 /* Attention of nh queries that read the same storage head hh of a layer: qs[j] (head_dim
  * floats) belongs to key/value head kvh[j] (its slice of a joint vector); outs[j] gets
  * head_dim floats. Scores go to kv->sc (nh rows of n), the values are decoded once per block
@@ -454,6 +656,20 @@ static int attend_core(vqe_kv *kv, unsigned layer, head *hh, unsigned nh, const 
     if (n == 0) return VQ_OK;
     side *ks = &hh->k, *vs = &hh->v;
     unsigned off[VQE_KV_HEADS_MAX];
+    int pre_dec = 0; /* pre_rope scores already in kv->sc (decode path) */
+    if (kv->p.pre_rope) {
+        if (nc && ks->qz && ks->block > 1 && !kv->code1) {
+            kv->code1 = vq_malloc(ks->code_size + 1);
+            VQ_FAIL_IF(!kv->code1, VQ_ENOMEM, err, "kv", "out of memory");
+        }
+        int dd = !nc || !ks->qz ? 1 : dot_is_decode(kv, ks, err);
+        VQ_TRY(dd);
+        if (dd) {
+            for (unsigned j = 0; j < nh; j++) off[j] = kv->p.joint_heads ? kvh[j] * ohd : 0;
+            VQ_TRY(prerope_scores_decode(kv, hh, n, nc, nh, off, qs, err));
+            pre_dec = 1;
+        }
+    }
     for (unsigned j = 0; j < nh; j++) {
         /* Joint storage: the query is zero outside its head's slice [off, off + hd), so the
          * full-vector inner product estimate is the head's own. */
@@ -466,8 +682,12 @@ static int attend_core(vqe_kv *kv, unsigned layer, head *hh, unsigned nh, const 
             q = kv->qf;
         }
         float *sc = kv->sc + (size_t)j * kv->sc_cap;
-        /* Keys: scores on the codes, then the exact outlier and window terms. */
-        if (nc) {
+        if (pre_dec) {
+            /* scores computed above for every query */
+        } else if (kv->p.pre_rope) {
+            VQ_TRY(prerope_scores_turnq(kv, hh, n, nc, off[j], q, sc, err));
+        } else if (nc) {
+            /* Keys: scores on the codes, then the exact outlier and window terms. */
             for (unsigned i = 0; i < ks->qd; i++) kv->gq[i] = q[ks->iidx[i]];
             if (ks->kk) {
                 vqe__kivi_keys_dot(ks->kk, kv->gq, sc);
@@ -489,7 +709,7 @@ static int attend_core(vqe_kv *kv, unsigned layer, head *hh, unsigned nh, const 
                 for (size_t t = 0; t < nc; t++) sc[t] += qm;
             }
         }
-        for (size_t t = nc; t < n; t++) {
+        for (size_t t = nc; t < n && !kv->p.pre_rope; t++) {
             const float *k = hh->wk + (t % W) * hd;
             float a = 0;
             for (unsigned i = off[j]; i < end; i++) a += q[i] * k[i];
@@ -694,5 +914,6 @@ static int llm_attend(void *ctx, int layer, const float *q, float *out, vq_err *
 }
 
 vqe_llm_kv vqe_kv_llm(vqe_kv *kv) {
-    return (vqe_llm_kv){.ctx = kv, .append = llm_append, .attend = llm_attend};
+    return (vqe_llm_kv){
+        .ctx = kv, .append = llm_append, .attend = llm_attend, .pre_rope = (int)kv->p.pre_rope};
 }

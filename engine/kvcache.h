@@ -10,6 +10,11 @@
  * channels kept in fp16 and left out of the quantized vector (chosen on the calibration tokens by
  * mean |x| per channel, as QJL and KIVI do for keys).
  *
+ * Optional pre-RoPE keys (pre_rope): the cache stores keys before the rotary embedding and
+ * scores token t with the query turned back by t's rotation, est(R(t)^T q, code_t), so every
+ * quantizer's own asymmetric estimator is evaluated on an ordinary query (one prepare per
+ * token; KIVI keys are decoded and dotted, which is their estimator).
+ *
  * Attention for one query head (vqe_kv_attend): scores q·k for the compressed tokens come
  * from the codes through vq_quant_score with the inner-product metric (the quantizers' SIMD
  * kernels, asymmetric: the query stays fp32), plus the exact outlier-channel and window
@@ -77,6 +82,15 @@ typedef struct vqe_kv_params {
     /* 1: the window holds keys only (as KIVI's residual does); values are compressed at
      * append. 0: keys and values. */
     unsigned window_keys_only;
+    /* 1: keys are appended before the rotary embedding (pre-RoPE, as KIVI and KVQuant
+     * quantize them: channel statistics do not rotate with position), and attention applies
+     * RoPE of each cached token's position at score time. RoPE is llama2.c's (llama2.h
+     * vqe_llm_rope): pair (2i, 2i+1) of each head turns by pos * rope_base^(-2i/head_dim);
+     * the token appended t-th to a layer (0-based) sits at position t. The query stays
+     * post-RoPE. Needs an even head_dim. Costs no bits; reconstruct returns the stored
+     * (pre-RoPE) key. Scores rotate the query instead of the key — see attend_core. */
+    unsigned pre_rope;
+    float rope_base; /* pre_rope: the RoPE base; 0 means 10000 (llama2.c) */
 } vqe_kv_params;
 
 vqe_kv_params vqe_kv_params_default(void);

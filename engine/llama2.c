@@ -20,6 +20,7 @@ struct vqe_llm {
 struct vqe_llm_state {
     vqe_llm_config c;
     float *x, *xb, *xb2, *hb, *hb2, *q, *k, *v, *att, *logits;
+    float *kpre;    /* kv_dim: the key before RoPE (caches with pre_rope) */
     float *kc, *vc; /* built-in cache: L * seq_len * kv_dim each */
     int *len;       /* positions cached per layer */
 };
@@ -237,13 +238,14 @@ int vqe_llm_state_new(const vqe_llm *m, vqe_llm_state **out, vq_err *err) {
     s->q = vq_calloc(d, 4);
     s->k = vq_calloc((size_t)c->kv_dim, 4);
     s->v = vq_calloc((size_t)c->kv_dim, 4);
+    s->kpre = vq_calloc((size_t)c->kv_dim, 4);
     s->att = vq_calloc((size_t)c->seq_len, 4);
     s->logits = vq_calloc((size_t)c->vocab_size, 4);
     s->kc = vq_calloc(cache, 4);
     s->vc = vq_calloc(cache, 4);
     s->len = vq_calloc((size_t)c->n_layers, sizeof(int));
-    if (!s->x || !s->xb || !s->xb2 || !s->hb || !s->hb2 || !s->q || !s->k || !s->v || !s->att ||
-        !s->logits || !s->kc || !s->vc || !s->len) {
+    if (!s->x || !s->xb || !s->xb2 || !s->hb || !s->hb2 || !s->q || !s->k || !s->v || !s->kpre ||
+        !s->att || !s->logits || !s->kc || !s->vc || !s->len) {
         vqe_llm_state_free(s);
         return vq_err_set(err, VQ_ENOMEM, "state", "out of memory for the activations");
     }
@@ -253,8 +255,8 @@ int vqe_llm_state_new(const vqe_llm *m, vqe_llm_state **out, vq_err *err) {
 
 void vqe_llm_state_free(vqe_llm_state *s) {
     if (!s) return;
-    float *p[] = {s->x, s->xb, s->xb2, s->hb,     s->hb2, s->q,
-                  s->k, s->v,  s->att, s->logits, s->kc,  s->vc};
+    float *p[] = {s->x, s->xb,  s->xb2,    s->hb, s->hb2, s->q,   s->k,
+                  s->v, s->att, s->logits, s->kc, s->vc,  s->kpre};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++) vq_free(p[i]);
     vq_free(s->len);
     vq_free(s);
@@ -329,6 +331,26 @@ static void matmul(float *out, const float *x, const float *w, int rows, int col
     }
 }
 
+void vqe_llm_rope_cs(int i, int head_size, int pos, float base, float *c, float *s) {
+    float freq = 1.0f / powf(base, (float)(2 * i) / (float)head_size);
+    float val = (float)pos * freq;
+    *c = cosf(val);
+    *s = sinf(val);
+}
+
+void vqe_llm_rope(float *x, int n_heads, int head_size, int pos, float base, int inverse) {
+    for (int i = 0; i < head_size / 2; i++) {
+        float fcr, fci;
+        vqe_llm_rope_cs(i, head_size, pos, base, &fcr, &fci);
+        if (inverse) fci = -fci;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + (size_t)h * head_size + 2 * i, v0 = v[0], v1 = v[1];
+            v[0] = v0 * fcr - v1 * fci;
+            v[1] = v0 * fci + v1 * fcr;
+        }
+    }
+}
+
 int vqe_llm_forward(const vqe_llm *m, vqe_llm_state *s, const vqe_llm_kv *kv, int token, int pos,
                     const vqe_llm_trace *tr, const float **logits, vq_err *err) {
     const vqe_llm_config *c = &m->c;
@@ -346,21 +368,14 @@ int vqe_llm_forward(const vqe_llm *m, vqe_llm_state *s, const vqe_llm_kv *kv, in
         matmul(s->q, s->xb, m->wq + (size_t)l * d * d, d, d);
         matmul(s->k, s->xb, m->wk + (size_t)l * kvd * d, kvd, d);
         matmul(s->v, s->xb, m->wv + (size_t)l * kvd * d, kvd, d);
-        for (int i = 0; i < d; i += 2) {
-            int hd = i % hs;
-            float freq = 1.0f / powf(10000.0f, (float)hd / (float)hs);
-            float val = (float)pos * freq, fcr = cosf(val), fci = sinf(val);
-            for (int r = 0; r < (i < kvd ? 2 : 1); r++) {
-                float *vec = r == 0 ? s->q : s->k;
-                float v0 = vec[i], v1 = vec[i + 1];
-                vec[i] = v0 * fcr - v1 * fci;
-                vec[i + 1] = v0 * fci + v1 * fcr;
-            }
-        }
+        memcpy(s->kpre, s->k, (size_t)kvd * 4);
+        if (tr && tr->k_pre) memcpy(tr->k_pre + (size_t)l * kvd, s->k, (size_t)kvd * 4);
+        vqe_llm_rope(s->q, c->n_heads, hs, pos, 10000.0f, 0);
+        vqe_llm_rope(s->k, c->n_kv_heads, hs, pos, 10000.0f, 0);
         if (tr && tr->q) memcpy(tr->q + (size_t)l * d, s->q, (size_t)d * 4);
         if (tr && tr->k) memcpy(tr->k + (size_t)l * kvd, s->k, (size_t)kvd * 4);
         if (tr && tr->v) memcpy(tr->v + (size_t)l * kvd, s->v, (size_t)kvd * 4);
-        VQ_TRY(kv->append(kv->ctx, l, s->k, s->v, err));
+        VQ_TRY(kv->append(kv->ctx, l, kv->pre_rope ? s->kpre : s->k, s->v, err));
         VQ_TRY(kv->attend(kv->ctx, l, s->q, s->xb, err));
         if (tr && tr->x_wo) memcpy(tr->x_wo + (size_t)l * d, s->xb, (size_t)d * 4);
         matmul(s->xb2, s->xb, m->wo + (size_t)l * d * d, d, d);

@@ -77,12 +77,23 @@ size_t vqe_llm_tensors(vqe_llm *m, vqe_llm_tensor *out);
 /* Key/value cache interface seen by the forward pass. append stores the post-RoPE key and
  * the value of one position for one layer (kv_dim floats each); attend computes, for every
  * query head, softmax(q·k / sqrt(head_size)) over all positions appended so far for that
- * layer and the weighted sum of values into out (dim floats). */
+ * layer and the weighted sum of values into out (dim floats). With pre_rope = 1 the forward
+ * pass appends the key before the rotary embedding instead (the cache then applies RoPE of
+ * each cached position at score time; kvcache.h), the query stays post-RoPE. */
 typedef struct vqe_llm_kv {
     void *ctx;
     int (*append)(void *ctx, int layer, const float *k, const float *v, vq_err *err);
     int (*attend)(void *ctx, int layer, const float *q, float *out, vq_err *err);
+    int pre_rope;
 } vqe_llm_kv;
+
+/* The rotary embedding of llama2.c on n_heads heads of head_size floats (even) at position
+ * pos: pair (2i, 2i+1) of each head turns by pos * base^(-2i/head_size) (base 10000 in
+ * llama2.c), computed in float exactly as the forward pass does. inverse = 1 turns the other
+ * way (R(pos)^T). In place. */
+void vqe_llm_rope(float *x, int n_heads, int head_size, int pos, float base, int inverse);
+/* cos and sin of the angle of pair i at position pos, as vqe_llm_rope computes them. */
+void vqe_llm_rope_cs(int i, int head_size, int pos, float base, float *c, float *s);
 
 /* Optional capture of one forward step: per layer (n_layers * dim or kv_dim or hidden
  * floats each, layer-major), the inputs of each matrix and the post-RoPE q and k and v.
@@ -94,6 +105,7 @@ typedef struct vqe_llm_trace {
     float *x_ffn;     /* L * dim: RMS-normed input of w1/w3 */
     float *x_w2;      /* L * hidden: input of w2 */
     float *x_cls;     /* dim: input of the classifier */
+    float *k_pre;     /* L * kv_dim: the keys before RoPE */
 } vqe_llm_trace;
 
 typedef struct vqe_llm_state vqe_llm_state;

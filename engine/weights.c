@@ -288,9 +288,15 @@ static int blob_decode(const char *spec, const uint8_t *blob, size_t len, size_t
     vq_quant *qz;
     VQ_TRY(vq_quant_load(blob + r.pos, (size_t)stlen, &qz, err));
     r.pos += (size_t)stlen;
-    int rc = VQ_OK;
+    /* The file names the spec as the user gave it ("pq:m=1,bits=8"); the saved state holds
+     * the quantizer's canonical form (defaults filled in), so compare canonical forms. */
+    vq_quant *want = NULL;
+    int rc = vq_quant_new(spec, dim, &want, NULL);
+    int same = rc == VQ_OK && strcmp(vq_quant_spec(want), vq_quant_spec(qz)) == 0;
+    vq_quant_free(want);
+    rc = VQ_OK;
     size_t nv = count / dim, cs = vq_quant_code_size(qz);
-    if (vq_quant_dim(qz) != dim || strcmp(vq_quant_spec(qz), spec) != 0 || nv * cs != len - r.pos)
+    if (vq_quant_dim(qz) != dim || !same || nv * cs != len - r.pos)
         rc = vq_err_set(err, VQ_ECORRUPT, "blob",
                         "quantized block: %zu code bytes for %zu vectors of %zu bytes (%s)",
                         len - r.pos, nv, cs, vq_quant_spec(qz));

@@ -1,4 +1,5 @@
-/* pq.c — product quantization (Jegou, Douze, Schmid 2011): "pq:m=M,bits=B[,iters=I][,seed=S]".
+/* pq.c — product quantization (Jegou, Douze, Schmid 2011):
+ * "pq:m=M,bits=B[,iters=I][,seed=S][,cb=32|16]".
  *
  * The d input dimensions are cut into M contiguous sub-spaces of d / M dimensions; each has
  * its own codebook of 2^B centroids trained by k-means (kmeans.c: k-means++ seeding, Lloyd,
@@ -17,8 +18,15 @@
  * dist = fma(scale, sum, bias), within M * scale / 2 of the float table's value. score_one (graph
  * traversal, row-major code) uses the float table and is exact.
  *
+ * cb=16 keeps the codebooks in IEEE binary16: training rounds every centroid to binary16
+ * before any vector is encoded (so codes are assigned against the stored values and decode is
+ * exactly what a reader of the saved state gets), and the saved state holds 2 bytes per
+ * centroid value. For weight matrices, where the codebooks are stored next to relatively few
+ * codes (a 256 x 2 codebook per tensor costs 16 kbit in fp32), this halves their share of the
+ * bits per weight. Training fails with VQ_EINVAL when a centroid exceeds binary16's 65504.
+ *
  * Saved state: u32 m, u32 bits, u32 dsub, then M * 2^B * dsub floats (sub-quantizer j's
- * centroid c at ((j * 2^B) + c) * dsub). */
+ * centroid c at ((j * 2^B) + c) * dsub), float32 or (cb=16) binary16. */
 #include <math.h>
 #include <stdio.h>
 
@@ -27,12 +35,15 @@
 #include "kernels/pq.h"
 #include "kmeans.h"
 
+#define PQ_F16_MAX 65504.0f
+
 #define PQ_M_MAX 4096u
 #define PQ_ENCODE_CHUNK 4096u
 #define PQ_SCORE_CHUNK 64u /* blocks per fast-scan call: 2,048 uint16 sums on the stack */
 
 typedef struct pq_impl {
     unsigned m, bits, ksub, dsub, iters;
+    int half; /* cb=16: codebooks rounded to and stored in binary16 */
     uint64_t seed;
     float *cent; /* m * ksub * dsub */
 } pq_impl;
@@ -45,7 +56,7 @@ typedef struct pq_query {
 
 static int create(vq_quant *q, vq_params *p, const char *inner, vq_err *err) {
     (void)inner;
-    unsigned m, bits, iters;
+    unsigned m, bits, iters, cbits;
     uint64_t seed;
     VQ_FAIL_IF(!vq__param_has(p, "m"), VQ_ESPEC, err, "m",
                "pq needs m (the number of sub-quantizers), e.g. pq:m=16,bits=8");
@@ -54,7 +65,10 @@ static int create(vq_quant *q, vq_params *p, const char *inner, vq_err *err) {
     VQ_TRY(vq__param_uint(p, "iters", VQ_KMEANS_ITERS_DEFAULT, VQ_KMEANS_ITERS_MIN,
                           VQ_KMEANS_ITERS_MAX, &iters, err));
     VQ_TRY(vq__param_u64(p, "seed", 1234, &seed, err));
+    VQ_TRY(vq__param_uint(p, "cb", 32, 16, 32, &cbits, err));
     VQ_TRY(vq__params_done(p, err));
+    VQ_FAIL_IF(cbits != 16 && cbits != 32, VQ_ESPEC, err, "cb",
+               "pq.cb=%u: codebooks are stored in 16 or 32 bits", cbits);
     VQ_FAIL_IF(bits != 4 && bits != 8, VQ_ESPEC, err, "bits",
                "pq.bits=%u is not supported: use 4 (fast-scan) or 8", bits);
     VQ_FAIL_IF(q->d % m != 0, VQ_ESPEC, err, "m", "pq.m=%u does not divide the dimension %u", m,
@@ -69,14 +83,16 @@ static int create(vq_quant *q, vq_params *p, const char *inner, vq_err *err) {
     im->ksub = 1u << bits;
     im->dsub = q->d / m;
     im->iters = iters;
+    im->half = cbits == 16;
     im->seed = seed;
     im->cent = vq_calloc((size_t)m * im->ksub * im->dsub, sizeof(float));
     VQ_FAIL_IF(!im->cent, VQ_ENOMEM, err, "quantizer", "out of memory for pq codebooks");
     q->code_size = bits == 8 ? m : m / 2;
     q->block = bits == 8 ? 1 : VQ_PQ4_BLOCK;
     q->block_bytes = q->code_size * q->block;
-    snprintf(q->spec, sizeof q->spec, "pq:m=%u,bits=%u,iters=%u,seed=%llu", m, bits, iters,
-             (unsigned long long)seed);
+    /* cb=32 (the default) keeps the spec string of earlier versions. */
+    snprintf(q->spec, sizeof q->spec, "pq:m=%u,bits=%u,iters=%u,seed=%llu%s", m, bits, iters,
+             (unsigned long long)seed, im->half ? ",cb=16" : "");
     return VQ_OK;
 }
 
@@ -127,6 +143,15 @@ static int train(vq_quant *q, size_t n, const float *x, vq_err *err) {
     }
     vq_free(sub);
     vq_free(idx);
+    if (rc == VQ_OK && im->half) {
+        size_t nc = (size_t)im->m * im->ksub * im->dsub;
+        for (size_t i = 0; i < nc; i++) {
+            VQ_FAIL_IF(!(fabsf(im->cent[i]) <= PQ_F16_MAX), VQ_EINVAL, err, "cb",
+                       "pq.cb=16: centroid value %g exceeds the binary16 range (%g)",
+                       (double)im->cent[i], (double)PQ_F16_MAX);
+            im->cent[i] = vq__f16_to_f32(vq__f32_to_f16(im->cent[i]));
+        }
+    }
     return rc;
 }
 
@@ -299,7 +324,16 @@ static int save(const vq_quant *q, vq_wbuf *w, vq_err *err) {
     vq__w_u32(w, im->m);
     vq__w_u32(w, im->bits);
     vq__w_u32(w, im->dsub);
-    vq__w_f32s(w, im->cent, (size_t)im->m * im->ksub * im->dsub);
+    size_t nc = (size_t)im->m * im->ksub * im->dsub;
+    if (!im->half) {
+        vq__w_f32s(w, im->cent, nc);
+        return VQ_OK;
+    }
+    for (size_t i = 0; i < nc; i++) { /* exact: training rounded them to binary16 */
+        uint16_t h = vq__f32_to_f16(im->cent[i]);
+        uint8_t b[2] = {(uint8_t)(h & 0xff), (uint8_t)(h >> 8)};
+        vq__w_bytes(w, b, 2);
+    }
     return VQ_OK;
 }
 
@@ -314,7 +348,15 @@ static int load(vq_quant *q, vq_rbuf *r, vq_err *err) {
                "dsub=%u)",
                m, bits, dsub, im->m, im->bits, im->dsub);
     size_t nc = (size_t)im->m * im->ksub * im->dsub;
-    VQ_TRY(vq__r_f32s(r, im->cent, nc, err));
+    if (!im->half) {
+        VQ_TRY(vq__r_f32s(r, im->cent, nc, err));
+    } else {
+        for (size_t i = 0; i < nc; i++) {
+            uint8_t b[2];
+            VQ_TRY(vq__r_bytes(r, b, 2, err));
+            im->cent[i] = vq__f16_to_f32((uint16_t)(b[0] | b[1] << 8));
+        }
+    }
     for (size_t i = 0; i < nc; i++)
         VQ_FAIL_IF(!isfinite(im->cent[i]), VQ_ECORRUPT, err, "pq.centroids",
                    "saved pq centroid value %zu is not finite", i);
@@ -323,7 +365,7 @@ static int load(vq_quant *q, vq_rbuf *r, vq_err *err) {
 
 static size_t state_bytes(const vq_quant *q) {
     const pq_impl *im = q->impl;
-    return (size_t)im->m * im->ksub * im->dsub * sizeof(float);
+    return (size_t)im->m * im->ksub * im->dsub * (im->half ? 2 : sizeof(float));
 }
 
 const vq_quant_ops vq__ops_pq = {

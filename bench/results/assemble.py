@@ -17,15 +17,19 @@ SECTIONS = [
      "`vqdb quant-bench --base mnist10k_base.fvecs --queries mnist10k_query.fvecs --quant "
      "tq-ip:bits=3\n--quant tq-ip:bits=3,center=0 --repeats 1` → tq-ip:bits=3 ip_rel_bias "
      "+0.00000 (rel. SE 0.00019),\nip_rel_err 0.0224; center=0: −0.01096 (0.00024), 0.0299."),
+    ("Issue 3 — session 3: HNSW vs hnswlib, interleaved runs (synthetic 1M, full GloVe, MNIST)",
+     "ibench3.md", ""),
     ("Issue 3 — session 2: HNSW, IVF and build re-measured (synthetic 1M, GloVe, MNIST)",
      "ibench2.md", ""),
     ("Issue 3 — index/ (flat, IVF, HNSW) unit-level measurements", "index.md", ""),
     ("Issue 3 — vqdb bench against hnswlib and FAISS (session 1)", "ibench.md", ""),
     ("Issue 4 — engine: filtered search, ingest, crash safety", "engine.md", ""),
     ("Issue 4 — session 2: rebuild, background compaction, 1M filtered search", "engine2.md", ""),
+    ("Issue 5 — session 3: per-call RPC cost and the overhead ratio", "rpc3.md", ""),
     ("Issue 5 — gRPC service: overhead, soak, streaming ingest, fuzzing", "rpc.md", ""),
     ("Issue 6 — keyword, sparse and fused retrieval", "hybrid.md", ""),
     ("Issue 6 — diversity and graph-augmented retrieval", "graph.md", ""),
+    ("Issue 7 — session 3: weights at equal bits, pre-RoPE keys", "kv3.md", ""),
     ("Issue 7 — KV cache and weight compression", "kv.md", ""),
 ]
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "llama2.h"
+#include "quant.h"
 #include "weights.h"
 
 static void fill(float *x, size_t n, uint64_t s) {
@@ -97,10 +98,12 @@ Test(weights, compressed_file_roundtrip_and_corruption) {
     vqe_w_tensor t[2] = {{.name = "m", .ndim = 2, .shape = {32, 64}, .count = 32 * 64, .data = a},
                          {.name = "n", .ndim = 1, .shape = {16}, .count = 16, .data = b}};
     vqe_w_file f = {2, t};
-    const char *specs[] = {"sq8", "int:bits=4,group=32"};
+    /* pq: the file names the spec as given, the saved state its canonical form. */
+    const char *specs[] = {"sq8", "int:bits=4,group=32", "pq:m=1,bits=8,cb=16"};
+    unsigned groups[] = {0, 0, 2};
     vq_err err;
-    for (int s = 0; s < 2; s++) {
-        vqe_w_params p = {.spec = specs[s]};
+    for (int s = 0; s < 3; s++) {
+        vqe_w_params p = {.spec = specs[s], .group = groups[s]};
         uint8_t *buf;
         size_t len;
         vqe_w_report rep[2];
@@ -153,4 +156,46 @@ Test(weights, llama2_checkpoint_tensors) {
     cr_expect_eq(vqe_w_parse_any(ck, 28 + nf * 4 - 2, &f, &err), VQ_ECORRUPT);
     free(ck);
     free(w);
+}
+
+/* VQ over pairs of weights with binary16 codebooks (pq:m=1,bits=8,cb=16 on groups of 2): the
+ * bits per weight count the 8-bit codes, the saved quantizer (spec, 256 x 2 binary16
+ * centroids, its header and checksum) and the 12-byte block header; the error beats
+ * fp32-codebook PQ by no more than the rounding. */
+Test(weights, pq_fp16_codebook_bits) {
+    enum { R = 64, C = 64 };
+    float *w = malloc(R * C * 4), *h = malloc(R * C * 4), *h32 = malloc(R * C * 4);
+    fill(w, R * C, 17);
+    vq_err err;
+    vqe_w_params p = {.spec = "pq:m=1,bits=8,cb=16", .group = 2};
+    vqe_w_result r, r32;
+    cr_assert_eq(vqe_w_quantize(w, R, C, &p, h, NULL, NULL, &r, &err), VQ_OK, "%s", err.msg);
+    vq_quant *q;
+    cr_assert_eq(vq_quant_new(p.spec, 2, &q, &err), VQ_OK);
+    cr_assert_eq(vq_quant_train(q, R * C / 2, w, &err), VQ_OK);
+    uint8_t *st;
+    size_t stl;
+    cr_assert_eq(vq_quant_save(q, &st, &stl, &err), VQ_OK);
+    cr_expect_geq(stl, 256 * 2 * 2);
+    cr_expect_lt(stl, 256 * 2 * 2 + 128);
+    double want = 8.0 * (12 + stl + R * C / 2) / (R * C);
+    cr_expect_float_eq(r.bits_per_weight, want, 1e-9, "%g vs %g", r.bits_per_weight, want);
+    vqe_w_params p32 = {.spec = "pq:m=1,bits=8", .group = 2};
+    cr_assert_eq(vqe_w_quantize(w, R, C, &p32, h32, NULL, NULL, &r32, &err), VQ_OK);
+    cr_expect_float_eq(r32.bits_per_weight - r.bits_per_weight, 8.0 * (256 * 2 * 2 - 6) / (R * C),
+                       1e-9);
+    cr_expect_lt(fabs(r.rel_frob - r32.rel_frob), 0.01 * r32.rel_frob);
+    /* 2-d VQ at 4 bits per weight plus codebook beats 4-bit scalar rounding of a Gaussian. */
+    cr_expect_lt(r.rel_frob, 0.11, "%g", r.rel_frob);
+    /* Bad input: odd group on 64 columns, a NaN weight. */
+    p.group = 3;
+    cr_expect_eq(vqe_w_quantize(w, R, C, &p, h, NULL, NULL, NULL, &err), VQ_EINVAL);
+    p.group = 2;
+    w[5] = NAN;
+    cr_expect_neq(vqe_w_quantize(w, R, C, &p, h, NULL, NULL, NULL, &err), VQ_OK);
+    vq_free(st);
+    vq_quant_free(q);
+    free(w);
+    free(h);
+    free(h32);
 }

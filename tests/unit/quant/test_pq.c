@@ -1,16 +1,19 @@
 /* PQ quantizer (quant/pq.c): spec validation naming the key, reconstruction error falling with
  * m, LUT scores equal to distances to the decoded vectors (L2 and IP, 8 and 4 bits), 4-bit
  * fast-scan within its quantization bound, pack/unpack, save/load and rejection of truncated
- * or corrupted state, bad input, and reconstruction error within 3% of FAISS's PQ trained on
- * the same data in the same process (MNIST when ../shared is present, generated data always).
+ * or corrupted state, bad input, binary16 codebooks (cb=16), and reconstruction error within 3% of
+ * FAISS's PQ trained on the same data in the same process (MNIST when ../shared is present,
+ * generated data always).
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "Index_c.h"
 #include "index_factory_c.h"
-#include "internal.h" /* vq__crc32, to forge a checksum over a corrupted body */
+#include "internal.h"    /* vq__crc32, to forge a checksum over a corrupted body */
+#include "kernels/f32.h" /* binary16 conversions */
 #include "quant.h"
 #include "readers.h"
 #include "testutil.h"
@@ -373,4 +376,70 @@ Test(pq, reconstruction_within_3_percent_of_faiss) {
     cr_expect(ours <= 1.03 * theirs, "MNIST: vqdb mse_rel %g vs FAISS PQ16np %g", ours, theirs);
     vq_quant_free(q);
     vq_matrix_free(&mx);
+}
+
+/* cb=16: codebooks rounded to binary16 at training, stored in 2 bytes per value. Same codes
+ * and error as fp32 codebooks up to the rounding, exact save/load, half the state, corrupt
+ * and out-of-range values rejected. */
+Test(pq, fp16_codebooks) {
+    const size_t n = 600, d = 16;
+    float *x = gen(n, d, 21);
+    expect_spec_error("pq:m=4,cb=8", 16, "cb");
+    expect_spec_error("pq:m=4,cb=24", 16, "cb");
+    vq_quant *q32 = trained("pq:m=4,bits=8,seed=3", x, n, d);
+    vq_quant *q16 = trained("pq:m=4,bits=8,seed=3,cb=16", x, n, d);
+    cr_expect_str_eq(vq_quant_spec(q16), "pq:m=4,bits=8,iters=25,seed=3,cb=16");
+    cr_expect_str_eq(vq_quant_spec(q32), "pq:m=4,bits=8,iters=25,seed=3");
+    size_t nc = 4 * 256 * 4;
+    cr_expect_eq(vq_quant_state_bytes(q16), nc * 2);
+    cr_expect_eq(vq_quant_state_bytes(q32), nc * 4);
+    double e32 = mse_rel(q32, x, n, d), e16 = mse_rel(q16, x, n, d);
+    cr_expect_lt(fabs(e16 - e32), 0.01 * e32 + 1e-6, "fp16 codebooks: %g vs %g", e16, e32);
+    /* Every decoded value is a binary16 number. */
+    uint8_t *c = malloc(n * 4), *c2 = malloc(n * 4);
+    float *y = malloc(n * d * sizeof(float)), *y2 = malloc(n * d * sizeof(float));
+    cr_assert_eq(vq_quant_encode(q16, n, x, c, NULL), VQ_OK);
+    cr_assert_eq(vq_quant_decode(q16, n, c, y, NULL), VQ_OK);
+    for (size_t i = 0; i < n * d; i++)
+        cr_assert_eq(y[i], vq__f16_to_f32(vq__f32_to_f16(y[i])), "value %zu", i);
+    uint8_t *b16, *b32;
+    size_t l16, l32;
+    vq_err err;
+    cr_assert_eq(vq_quant_save(q16, &b16, &l16, &err), VQ_OK);
+    cr_assert_eq(vq_quant_save(q32, &b32, &l32, &err), VQ_OK);
+    /* Half the codebook bytes; the spec string is 6 characters (",cb=16") longer. */
+    cr_expect_eq(l32 - l16, nc * 2 - 6, "%zu vs %zu", l32, l16);
+    vq_quant *r;
+    cr_assert_eq(vq_quant_load(b16, l16, &r, &err), VQ_OK, "%s", err.msg);
+    cr_expect_str_eq(vq_quant_spec(r), vq_quant_spec(q16));
+    cr_assert_eq(vq_quant_encode(r, n, x, c2, NULL), VQ_OK);
+    cr_expect(!memcmp(c, c2, n * 4), "codes differ after load");
+    cr_assert_eq(vq_quant_decode(r, n, c, y2, NULL), VQ_OK);
+    cr_expect(!memcmp(y, y2, n * d * sizeof(float)), "decode differs after load");
+    vq_quant_free(r);
+    for (size_t l = 0; l < l16; l += 1 + l / 8)
+        cr_expect_eq(vq_quant_load(b16, l, &r, NULL), VQ_ECORRUPT, "len %zu", l);
+    /* A binary16 infinity as the last centroid value, with a valid checksum. */
+    uint8_t inf[2] = {0x00, 0x7c};
+    memcpy(b16 + l16 - 4 - 2, inf, 2);
+    uint32_t crc = vq__crc32(0, b16, l16 - 4);
+    memcpy(b16 + l16 - 4, &crc, 4);
+    cr_expect_eq(vq_quant_load(b16, l16, &r, &err), VQ_ECORRUPT);
+    cr_expect_str_eq(err.field, "pq.centroids");
+    /* Centroids beyond binary16's range cannot be stored. */
+    for (size_t i = 0; i < n * d; i++) x[i] *= 1e5f;
+    vq_quant *big;
+    cr_assert_eq(vq_quant_new("pq:m=4,bits=8,cb=16", d, &big, NULL), VQ_OK);
+    cr_expect_eq(vq_quant_train(big, n, x, &err), VQ_EINVAL);
+    cr_expect_str_eq(err.field, "cb");
+    vq_quant_free(big);
+    vq_free(b16);
+    vq_free(b32);
+    vq_quant_free(q16);
+    vq_quant_free(q32);
+    free(c);
+    free(c2);
+    free(y);
+    free(y2);
+    free(x);
 }
