@@ -31,3 +31,5 @@ cpu_s() { awk -v hz="$HZ" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 # json_field LINE NAME: a numeric field of a one-line JSON object
 json_field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.eE+-]*\).*/\1/p"; }
+# faults PID: "minor major" page faults of the process (all threads) so far
+faults() { awk '{print $10, $12}' "/proc/$1/stat"; }

@@ -1,20 +1,34 @@
 #!/usr/bin/env bash
-# rpc_overhead.sh — RPC overhead of Search, in one run: (1) in-process CPU per search
-# (bench/rpc/rpc_inproc.c, read-only open of the data directory, one thread) for each ef of
-# a list, choosing the smallest ef with recall@10 >= 0.95; (2) a server on the same data, a
-# warm-up, then `vqdb loadgen` at concurrency 1 while the server's CPU time is read from
-# /proc/PID/stat before and after: server CPU per Search / in-process CPU per search;
-# (3) loadgen QPS and p50/p99/p99.9 at concurrency 1, 8, 32, 64 (the client shares the
-# machine, so QPS is bounded by both).
+# rpc_overhead.sh — RPC overhead of Search, in one run.
+# (1) In-process: bench/rpc/rpc_inproc.c opens the data directory read-only and measures, on
+#     one thread, CPU per vqe_search for each ef of a list over the first NQ queries; the
+#     smallest ef with recall@10 >= 0.95 is chosen. A second rpc_inproc, which searches only
+#     with that ef, stays open for the rounds.
+# (2) A server (`vqdb serve`) on the same data, warmed up (collection loaded, 5 s of calls).
+# (3) ROUNDS rounds, alternating on the same queries (the first NQ of QUERIES, also what the
+#     loadgen draws from) and the same ef: an in-process window of SECONDS (CPU per search,
+#     CLOCK_PROCESS_CPUTIME_ID) then a server window of SECONDS (`vqdb loadgen` at
+#     concurrency 1; the server process's utime+stime, all threads, from /proc/PID/stat before
+#     and after, divided by the Search calls). Alternating makes both halves of each ratio see
+#     the same state of this shared machine; every round is printed, then the median ratio.
+# (4) loadgen QPS and p50/p99/p99.9 at concurrency 1, 8, 32, 64 (the client shares the
+#     machine, so QPS is bounded by both).
 # usage: bench/rpc_overhead.sh DATA_DIR QUERIES GT [NQ] [EF_LIST] [SECONDS] [SERVER_THREADS_LIST]
+#        [ROUNDS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 VQDB=${VQDB:-$here/../build/vqdb}
 INPROC=${INPROC:-$here/../build/rpc_inproc}
 source "$here/rpc_lib.sh"
 data=$1 queries=$2 gt=$3 nq=${4:-1000} efs=${5:-16,24,32,48,64,96,128} secs=${6:-20}
-threads=${7:-1,2} # a list: one server run per thread count
-echo "# in-process, $nq queries, one thread"
+threads=${7:-1} # a list: one server run per thread count
+rounds=${8:-3}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# The first NQ queries, for the loadgen (fvecs rows are 4 + 4*d bytes).
+d=$(od -An -t u4 -N 4 "$queries" | tr -d ' ')
+head -c $((nq * (4 + 4 * d))) "$queries" >"$tmp/q.fvecs"
+echo "# in-process sweep, $nq queries (d=$d), one thread"
 ef=""
 inproc_us=""
 while read -r line; do
@@ -24,29 +38,50 @@ while read -r line; do
         ef=$(json_field "$line" ef)
         inproc_us=$(json_field "$line" cpu_us_per_search)
     fi
-done < <("$INPROC" "$data" syn "$queries" "$gt" 10 "$efs" "$nq")
+done < <("$INPROC" "$data" syn "$tmp/q.fvecs" "$gt" 10 "$efs" "$nq")
 [ -n "$ef" ] || { echo "no ef in $efs reaches recall 0.95" >&2; exit 1; }
 echo "# chosen ef=$ef (smallest with recall@10 >= 0.95): in-process ${inproc_us} us CPU/search"
+# The rounds' in-process side: a fresh process that only ever searches with the chosen ef
+# (a pooled index searcher keeps the widest beam it has run, so a process that also ran the
+# larger ef of the sweep would search wider than asked; see bench/results/rpc3.md).
+coproc INP { "$INPROC" "$data" syn "$tmp/q.fvecs" "$gt" 10 "$ef" "$nq" rounds; }
+read -r line <&"${INP[0]}"
+echo "# rounds process (warm-up pass): $line"
+lg() { "$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$tmp/q.fvecs" --ef "$ef" "$@"; }
 for threads in ${threads//,/ }; do
-start_server "$data" "$threads" "$data.serve.log"
-echo "# server pid $SRV_PID on $SRV_ADDR, --threads $threads, RSS $(rss_mb "$SRV_PID") MB"
-# Warm-up: the first call opens (loads) the collection, which can take longer than loadgen's
-# default 10 s call timeout; wait for it, then run 5 s of searches, before measuring.
-"$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$queries" --concurrency 1 \
-    --duration 1 --timeout 900 --ef "$ef" >/dev/null
-"$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$queries" --concurrency 1 \
-    --duration 5 --ef "$ef" >/dev/null
-c0=$(cpu_s "$SRV_PID")
-line=$("$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$queries" \
-    --concurrency 1 --duration "$secs" --ef "$ef")
-c1=$(cpu_s "$SRV_PID")
-echo "$line"
-calls=$(json_field "$line" searches)
-server_us=$(echo "scale=2; 1000000 * ($c1 - $c0) / $calls" | bc)
-ratio=$(echo "scale=3; $server_us / $inproc_us" | bc)
-echo "{\"server_threads\":$threads,\"ef\":$ef,\"server_cpu_s\":$(echo "$c1 - $c0" | bc),\"calls\":$calls,\"server_cpu_us_per_call\":$server_us,\"inproc_cpu_us_per_search\":$inproc_us,\"ratio\":$ratio}"
-echo "# loadgen sweep, ${secs}s per level, server --threads $threads"
-"$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$queries" \
-    --concurrency 1,8,32,64 --duration "$secs" --ef "$ef"
-stop_server
+    start_server "$data" "$threads" "$data.serve.log"
+    echo "# server pid $SRV_PID on $SRV_ADDR, --threads $threads, RSS $(rss_mb "$SRV_PID") MB"
+    # Warm-up: the first call opens (loads) the collection, which can take longer than
+    # loadgen's default 10 s call timeout; wait for it, then 5 s of searches.
+    lg --concurrency 1 --duration 1 --timeout 900 >/dev/null
+    lg --concurrency 1 --duration 5 >/dev/null
+    echo "# $rounds rounds: in-process ${secs}s window, then server ${secs}s window (c=1)"
+    ratios=""
+    for r in $(seq "$rounds"); do
+        echo "$ef $secs" >&"${INP[1]}"
+        read -r iline <&"${INP[0]}"
+        echo "$iline"
+        in_us=$(json_field "$iline" cpu_us_per_search)
+        c0=$(cpu_s "$SRV_PID")
+        f0=$(faults "$SRV_PID")
+        line=$(lg --concurrency 1 --duration "$secs")
+        c1=$(cpu_s "$SRV_PID")
+        f1=$(faults "$SRV_PID")
+        flt=$(echo "$f0 $f1" | awk '{printf "\"minflt\":%d,\"majflt\":%d", $3 - $1, $4 - $2}')
+        echo "$line"
+        calls=$(json_field "$line" searches)
+        errors=$(json_field "$line" errors)
+        server_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}')
+        server_us=$(awk -v s="$server_s" -v n="$calls" 'BEGIN {printf "%.2f", 1e6 * s / n}')
+        ratio=$(awk -v a="$server_us" -v b="$in_us" 'BEGIN {printf "%.3f", a / b}')
+        ratios="$ratios $ratio"
+        echo "{\"round\":$r,$flt,\"server_threads\":$threads,\"ef\":$ef,\"server_cpu_s\":$server_s,\"calls\":$calls,\"errors\":$errors,\"server_cpu_us_per_call\":$server_us,\"inproc_cpu_us_per_search\":$in_us,\"ratio\":$ratio}"
+    done
+    median=$(echo "$ratios" | tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
+    echo "{\"server_threads\":$threads,\"ef\":$ef,\"rounds\":$rounds,\"ratios\":[$(echo $ratios | tr ' ' ',')],\"median_ratio\":$median}"
+    echo "# loadgen sweep, ${secs}s per level, server --threads $threads"
+    lg --concurrency 1,8,32,64 --duration "$secs"
+    stop_server
 done
+eval "exec ${INP[1]}>&-"
+wait "$INP_PID" 2>/dev/null || true

@@ -17,6 +17,7 @@ typedef struct vqr__method {
     vqr_unary_fn unary;
     vqr_stream_fns stream;
     void *user;
+    void *registered; /* grpc_server_register_method's handle (unary methods), after start */
 } vqr__method;
 
 struct vqr_server {

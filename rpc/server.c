@@ -1,15 +1,20 @@
 /* server.c — completion-queue workers and the per-call state machine.
  *
- * One completion queue, drained by `threads` workers. A pool of outstanding
- * grpc_server_request_call()s (2 per worker) accepts new calls; each accepted call is a
+ * One completion queue, drained by `threads` workers; a worker runs the handler of the event
+ * it dequeued itself (no hand-off to another thread). Every unary method is registered with
+ * gRPC (grpc_server_register_method, payload read before the call is reported), and a pool
+ * of outstanding grpc_server_request_registered_call()s per method accepts its calls: the
+ * request message arrives with the call, so a unary call costs two batches (accept, then
+ * response + status) and two completion-queue events. Streaming and unknown methods go
+ * through a pool of generic grpc_server_request_call()s. Each accepted call is a
  * `struct call` whose pointer is the tag of every batch it starts, and whose `st` says which
  * batch completed:
  *
- *   REQUESTED --(accepted)--> look up method, check auth
+ *   REQUESTED --(accepted)--> check auth (look up the method: generic calls)
  *        |-- unknown/unauthenticated --> FINISHING (status only)
- *        '-- SEND_INITIAL_METADATA + RECV_MESSAGE --> RECEIVING
- *   RECEIVING --(message)--> unary: run handler --> FINISHING (message + status)
- *                            stream: handler->message, RECV_MESSAGE again --> RECEIVING
+ *        |-- unary (registered): run handler --> FINISHING (metadata + message + status)
+ *        '-- stream: SEND_INITIAL_METADATA + RECV_MESSAGE --> RECEIVING
+ *   RECEIVING --(message)--> stream: handler->message, RECV_MESSAGE again --> RECEIVING
  *             --(end of client stream)--> stream: finish --> FINISHING
  *   FINISHING --(done)--> free
  *
@@ -19,6 +24,7 @@
  * Shutdown: grpc_server_shutdown_and_notify stops new calls (clients get UNAVAILABLE),
  * in-flight calls run on; after the grace period grpc_server_cancel_all_calls; once the
  * notify tag arrives the queue is shut down and the workers exit when it drains. */
+#include <dlfcn.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -47,6 +53,8 @@ struct call {
     enum state st;
     grpc_call *call;
     grpc_call_details details;
+    const vqr__method *reg; /* the registered method this request was for (NULL: generic) */
+    gpr_timespec reg_deadline;
     grpc_metadata_array req_md;
     grpc_byte_buffer *recv;
     const vqr__method *m;
@@ -64,7 +72,17 @@ struct call {
 
 static char g_shutdown_tag;
 
-static int read_payload(grpc_byte_buffer *bb, uint8_t **out, size_t *len) {
+/* The request's bytes: borrowed from the byte buffer when it is one uncompressed slice (the
+ * usual case for requests of a few KB; no copy), else copied into *owned (to vq_free). */
+static int read_payload(grpc_byte_buffer *bb, const uint8_t **out, size_t *len, uint8_t **owned) {
+    *owned = NULL;
+    if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
+        bb->data.raw.slice_buffer.count == 1) {
+        grpc_slice sl = bb->data.raw.slice_buffer.slices[0];
+        *out = GRPC_SLICE_START_PTR(sl);
+        *len = GRPC_SLICE_LENGTH(sl);
+        return VQ_OK;
+    }
     grpc_byte_buffer_reader r;
     if (!grpc_byte_buffer_reader_init(&r, bb)) return VQ_EINTERNAL;
     grpc_slice all = grpc_byte_buffer_reader_readall(&r);
@@ -77,7 +95,7 @@ static int read_payload(grpc_byte_buffer *bb, uint8_t **out, size_t *len) {
     }
     memcpy(p, GRPC_SLICE_START_PTR(all), n);
     grpc_slice_unref(all);
-    *out = p;
+    *out = *owned = p;
     *len = n;
     return VQ_OK;
 }
@@ -95,17 +113,22 @@ static void call_free(struct call *c) {
     atomic_fetch_sub(&s->in_flight, 1);
 }
 
-static void request_one(vqr_server *s) {
+/* Posts one request for a new call: of registered method `m`, or generic when m is NULL. */
+static void request_one(vqr_server *s, const vqr__method *m) {
     struct call *c = calloc(1, sizeof *c);
     if (!c) return; /* the pool shrinks by one; the remaining requests keep serving */
     c->s = s;
     c->st = ST_REQUESTED;
+    c->reg = m;
     grpc_call_details_init(&c->details);
     grpc_metadata_array_init(&c->req_md);
     atomic_fetch_add(&s->in_flight, 1);
-    if (grpc_server_request_call(s->server, &c->call, &c->details, &c->req_md, s->cq, s->cq, c) !=
-        GRPC_CALL_OK)
-        call_free(c);
+    grpc_call_error e =
+        m ? grpc_server_request_registered_call(s->server, m->registered, &c->call,
+                                                &c->reg_deadline, &c->req_md, &c->recv, s->cq,
+                                                s->cq, c)
+          : grpc_server_request_call(s->server, &c->call, &c->details, &c->req_md, s->cq, s->cq, c);
+    if (e != GRPC_CALL_OK) call_free(c);
 }
 
 static void log_call(struct call *c, int status, const char *msg) {
@@ -122,7 +145,8 @@ static void log_call(struct call *c, int status, const char *msg) {
     s->log(s->log_ctx, line);
 }
 
-/* Ends the call: optional response message, then the status; one batch. */
+/* Ends the call: optional response message, then the status; one batch. Takes `resp` (a
+ * vq_malloc'd buffer, or NULL): the response slice points at it and frees it. */
 static void finish(struct call *c, int grpc_status, const char *msg, uint8_t *resp, size_t resp_len,
                    int send_initial) {
     /* Unary calls defer their initial metadata to here, so headers, message and trailers
@@ -138,7 +162,8 @@ static void finish(struct call *c, int grpc_status, const char *msg, uint8_t *re
         n++;
     }
     if (resp) {
-        grpc_slice sl = grpc_slice_from_copied_buffer((const char *)resp, resp_len);
+        grpc_slice sl = resp_len ? grpc_slice_new(resp, resp_len, vq_free) : grpc_empty_slice();
+        if (!resp_len) vq_free(resp);
         c->send = grpc_raw_byte_buffer_create(&sl, 1);
         grpc_slice_unref(sl);
         ops[n].op = GRPC_OP_SEND_MESSAGE;
@@ -191,24 +216,34 @@ static void start_recv(struct call *c, int send_initial) {
     if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK) call_free(c);
 }
 
-static double deadline_of(const grpc_call_details *d, double default_timeout) {
+static double deadline_of(gpr_timespec deadline, double default_timeout) {
     gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
-    gpr_timespec dl = gpr_convert_clock_type(d->deadline, GPR_CLOCK_MONOTONIC);
+    gpr_timespec dl = gpr_convert_clock_type(deadline, GPR_CLOCK_MONOTONIC);
     if (gpr_time_cmp(dl, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0)
         return default_timeout > 0 ? vq_now() + default_timeout : 0;
     gpr_timespec left = gpr_time_sub(dl, now);
     return vq_now() + (double)left.tv_sec + 1e-9 * (double)left.tv_nsec;
 }
 
+static void on_received(struct call *c, int ok);
+
 static void on_accepted(struct call *c) {
     vqr_server *s = c->s;
     atomic_fetch_add(&s->calls, 1);
     c->started = vq_now();
-    size_t ml = GRPC_SLICE_LENGTH(c->details.method);
-    if (ml >= sizeof c->method) ml = sizeof c->method - 1;
-    memcpy(c->method, GRPC_SLICE_START_PTR(c->details.method), ml);
-    c->method[ml] = '\0';
-    c->m = vqr__method_find(s, c->method);
+    if (c->reg) {
+        size_t ml = strlen(c->reg->path);
+        if (ml >= sizeof c->method) ml = sizeof c->method - 1;
+        memcpy(c->method, c->reg->path, ml);
+        c->method[ml] = '\0';
+        c->m = c->reg;
+    } else {
+        size_t ml = GRPC_SLICE_LENGTH(c->details.method);
+        if (ml >= sizeof c->method) ml = sizeof c->method - 1;
+        memcpy(c->method, GRPC_SLICE_START_PTR(c->details.method), ml);
+        c->method[ml] = '\0';
+        c->m = vqr__method_find(s, c->method);
+    }
     /* Authenticate before revealing whether a method exists. */
     if (s->token && !(c->m && c->m->public_method) && !vqr__auth_ok(s->token, &c->req_md)) {
         atomic_fetch_add(&s->unauthenticated, 1);
@@ -224,7 +259,8 @@ static void on_accepted(struct call *c) {
         return;
     }
     c->ctx.method = c->method;
-    c->ctx.deadline = deadline_of(&c->details, s->default_timeout);
+    c->ctx.deadline =
+        deadline_of(c->reg ? c->reg_deadline : c->details.deadline, s->default_timeout);
     c->ctx.user = c->m->user;
     if (c->m->kind == VQR__STREAM) {
         vq_err err;
@@ -239,6 +275,10 @@ static void on_accepted(struct call *c) {
         return;
     }
     c->want_initial = 1;
+    if (c->reg) { /* the request message came with the call */
+        on_received(c, 1);
+        return;
+    }
     start_recv(c, 0);
 }
 
@@ -256,13 +296,14 @@ static void on_received(struct call *c, int ok) {
     }
     vq_err err;
     vq_err_clear(&err);
-    uint8_t *req = NULL, *resp = NULL;
+    const uint8_t *req = NULL;
+    uint8_t *req_owned = NULL, *resp = NULL;
     size_t req_len = 0, resp_len = 0;
     if (c->recv) {
-        int rc = read_payload(c->recv, &req, &req_len);
-        grpc_byte_buffer_destroy(c->recv);
-        c->recv = NULL;
+        int rc = read_payload(c->recv, &req, &req_len, &req_owned);
         if (rc < 0) {
+            grpc_byte_buffer_destroy(c->recv);
+            c->recv = NULL;
             finish_err(c, rc, NULL, 0);
             return;
         }
@@ -274,24 +315,37 @@ static void on_received(struct call *c, int ok) {
             return;
         }
         rc = c->m->unary(&c->ctx, req, req_len, &resp, &resp_len, &err);
-        vq_free(req);
     } else if (req) {
         rc = c->m->stream.message(&c->ctx, c->stream_state, req, req_len, &err);
-        vq_free(req);
+    } else {
+        rc = c->m->stream.finish(&c->ctx, c->stream_state, &resp, &resp_len, &err);
+    }
+    /* The request is no longer needed (handlers copy what they keep). */
+    vq_free(req_owned);
+    if (c->recv) {
+        grpc_byte_buffer_destroy(c->recv);
+        c->recv = NULL;
+    }
+    if (c->m->kind == VQR__STREAM && req) {
         if (rc == VQ_OK) {
             start_recv(c, 0);
             return;
         }
-    } else {
-        rc = c->m->stream.finish(&c->ctx, c->stream_state, &resp, &resp_len, &err);
     }
     if (rc < 0) {
         vq_free(resp);
         finish_err(c, rc, &err, 0);
         return;
     }
-    finish(c, 0, NULL, resp ? resp : (uint8_t *)"", resp ? resp_len : 0, 0);
-    vq_free(resp);
+    if (!resp) {
+        resp = vq_malloc(1);
+        resp_len = 0;
+        if (!resp) {
+            finish_err(c, VQ_ENOMEM, NULL, 0);
+            return;
+        }
+    }
+    finish(c, 0, NULL, resp, resp_len, 0);
 }
 
 static void *worker(void *arg) {
@@ -314,7 +368,7 @@ static void *worker(void *arg) {
                 call_free(c);
                 break;
             }
-            if (!atomic_load(&s->shutting_down)) request_one(s);
+            if (!atomic_load(&s->shutting_down)) request_one(s, c->reg);
             on_accepted(c);
             break;
         case ST_RECEIVING:
@@ -387,21 +441,56 @@ void vqr_server_set_log(vqr_server *s, void (*log)(void *, const char *), void *
     s->log_ctx = ctx;
 }
 
+/* Debian's gRPC runs on an Abseil built without NDEBUG, where absl::Mutex keeps a global
+ * lock-order graph for deadlock detection on every Lock (a global mutex, a hash lookup and
+ * thread-local bookkeeping per lock; ~4% of a cheap Search call's server CPU in `perf`).
+ * Release builds of Abseil have it off; turn it off the same way, through its public
+ * SetMutexDeadlockDetectionMode(kIgnore), looked up at run time so that a differently
+ * namespaced or a release Abseil (where it is already off) is simply left alone. */
+static void absl_quiet(void) {
+    static const char *const names[] = {
+        "_ZN4absl7debian329SetMutexDeadlockDetectionModeENS0_15OnDeadlockCycleE",
+        "_ZN4absl12lts_2022062329SetMutexDeadlockDetectionModeENS0_15OnDeadlockCycleE",
+        "_ZN4absl29SetMutexDeadlockDetectionModeENS_15OnDeadlockCycleE"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        void *sym = dlsym(RTLD_DEFAULT, names[i]);
+        if (sym) {
+            void (*set)(int);
+            memcpy(&set, &sym, sizeof set);
+            set(0); /* absl::OnDeadlockCycle::kIgnore */
+            return;
+        }
+    }
+}
+
 int vqr_server_start(vqr_server *s, vq_err *err) {
     VQ_FAIL_IF(s->started, VQ_ESTATE, err, "server", "server already started");
     grpc_init();
     s->grpc_inited = 1;
-    grpc_arg args[2];
+    absl_quiet();
+    grpc_arg args[3];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[0].value.integer = (int)s->p.max_message;
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
     args[1].value.integer = (int)s->p.max_message;
-    grpc_channel_args ca = {2, args};
+    /* channelz (per-call and per-message counters for the channelz service, which this
+     * server does not expose) is off. */
+    args[2].type = GRPC_ARG_INTEGER;
+    args[2].key = (char *)GRPC_ARG_ENABLE_CHANNELZ;
+    args[2].value.integer = 0;
+    grpc_channel_args ca = {3, args};
     s->server = grpc_server_create(&ca, NULL);
     s->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->server, s->cq, NULL);
+    for (size_t m = 0; m < s->n_methods; m++)
+        if (s->methods[m].kind == VQR__UNARY) {
+            s->methods[m].registered = grpc_server_register_method(
+                s->server, s->methods[m].path, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+            VQ_FAIL_IF(!s->methods[m].registered, VQ_EINTERNAL, err, "method",
+                       "gRPC refused to register %s", s->methods[m].path);
+        }
     grpc_server_credentials *creds;
     if (s->p.tls_cert) {
         char *cert, *key;
@@ -426,7 +515,12 @@ int vqr_server_start(vqr_server *s, vq_err *err) {
     grpc_server_start(s->server);
     s->started = 1;
     unsigned pool = 2 * s->p.threads < 8 ? 8 : 2 * s->p.threads;
-    for (unsigned i = 0; i < pool; i++) request_one(s);
+    for (unsigned i = 0; i < pool; i++) request_one(s, NULL);
+    /* Per registered method, enough outstanding requests that every worker can be running
+     * one call of it while the next is already matched. */
+    for (size_t m = 0; m < s->n_methods; m++)
+        if (s->methods[m].registered)
+            for (unsigned i = 0; i < s->p.threads + 1; i++) request_one(s, &s->methods[m]);
     s->workers = calloc(s->p.threads, sizeof(pthread_t));
     VQ_FAIL_IF(!s->workers, VQ_ENOMEM, err, "threads", "out of memory");
     for (unsigned i = 0; i < s->p.threads; i++) {

@@ -6,10 +6,18 @@
  * CPU time, CLOCK_PROCESS_CPUTIME_ID, the same clock family as the server's /proc/PID/stat
  * figure) and wall QPS.
  *
- * usage: rpc_inproc DATA_DIR COLLECTION QUERIES.fvecs GT.ivecs K EF[,EF...] [NQ] */
+ * With a last argument "rounds", it then stays open and reads commands "EF SECONDS" from
+ * stdin, one per line: for each, it searches the same NQ queries (in order, cycling) with
+ * that ef for SECONDS of wall time and prints one JSON line (searches, CPU seconds, CPU
+ * microseconds per search, recall@k). bench/rpc_overhead.sh uses this to alternate
+ * in-process windows with server windows on one opened collection, so that both sides of
+ * the ratio see the same machine state (the collection is opened once: 1M takes ~14 s CPU).
+ *
+ * usage: rpc_inproc DATA_DIR COLLECTION QUERIES.fvecs GT.ivecs K EF[,EF...] [NQ [rounds]] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "engine.h"
@@ -90,6 +98,54 @@ int main(int argc, char **argv) {
         fflush(stdout);
     }
     free(list);
+    if (argc > 8 && !strcmp(argv[8], "rounds")) {
+        char cmd[128];
+        int round = 0;
+        while (fgets(cmd, sizeof cmd, stdin)) {
+            unsigned ef;
+            double secs;
+            if (sscanf(cmd, "%u %lf", &ef, &secs) != 2 || secs <= 0) {
+                fprintf(stderr, "rpc_inproc: expected \"EF SECONDS\", got %s", cmd);
+                return 1;
+            }
+            vqe_search_params sp;
+            vqe_search_params_default(&sp);
+            sp.k = k;
+            sp.ef = ef;
+            size_t searches = 0, found = 0;
+            struct timespec w0, w;
+            clock_gettime(CLOCK_MONOTONIC, &w0);
+            struct rusage ru0, ru1;
+            getrusage(RUSAGE_SELF, &ru0);
+            double c0 = cpu_now(), elapsed = 0;
+            /* Time is checked once per search, as loadgen does per call. */
+            while (elapsed < secs) {
+                size_t i = searches % q.n, n = 0;
+                if (vqe_search(c, q.data + i * q.d, &sp, hits, &n, NULL, &e)) {
+                    fprintf(stderr, "rpc_inproc: search: %s: %s\n", e.field, e.msg);
+                    return 1;
+                }
+                for (size_t a = 0; a < n; a++)
+                    for (unsigned b = 0; b < k; b++)
+                        if (!hits[a].id.is_str && hits[a].id.u == (uint64_t)gt.data[i * gt.d + b]) {
+                            found++;
+                            break;
+                        }
+                searches++;
+                clock_gettime(CLOCK_MONOTONIC, &w);
+                elapsed = (double)(w.tv_sec - w0.tv_sec) + 1e-9 * (double)(w.tv_nsec - w0.tv_nsec);
+            }
+            double cpu = cpu_now() - c0;
+            getrusage(RUSAGE_SELF, &ru1);
+            printf("{\"round\":%d,\"minflt\":%ld,\"majflt\":%ld,\"ef\":%u,\"k\":%u,\"nq\":%zu,"
+                   "\"searches\":%zu,\"recall\":%.4f,"
+                   "\"cpu_s\":%.3f,\"cpu_us_per_search\":%.2f,\"qps\":%.1f}\n",
+                   ++round, ru1.ru_minflt - ru0.ru_minflt, ru1.ru_majflt - ru0.ru_majflt, ef, k,
+                   q.n, searches, (double)found / ((double)searches * k), cpu,
+                   1e6 * cpu / (double)searches, (double)searches / elapsed);
+            fflush(stdout);
+        }
+    }
     free(hits);
     vqe_db_close(db);
     vq_matrix_free(&q);
