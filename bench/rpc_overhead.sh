@@ -19,6 +19,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 VQDB=${VQDB:-$here/../build/vqdb}
 INPROC=${INPROC:-$here/../build/rpc_inproc}
+# rpc_inproc is not in the default build target: a stale one would time old search code.
+if [ "$INPROC" -ot "$VQDB" ]; then
+    echo "$INPROC is older than $VQDB: cmake --build build --target rpc_inproc" >&2
+    exit 2
+fi
 source "$here/rpc_lib.sh"
 data=$1 queries=$2 gt=$3 nq=${4:-1000} efs=${5:-16,24,32,48,64,96,128} secs=${6:-20}
 threads=${7:-1} # a list: one server run per thread count
