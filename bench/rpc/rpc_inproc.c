@@ -29,6 +29,18 @@ static double cpu_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* How many of the n hits are among the first k ground-truth ids of their query. */
+static size_t hits_in_gt(const vqe_hit *hits, size_t n, const int32_t *gt_row, unsigned k) {
+    size_t found = 0;
+    for (size_t a = 0; a < n; a++)
+        for (unsigned b = 0; b < k; b++)
+            if (!hits[a].id.is_str && hits[a].id.u == (uint64_t)gt_row[b]) {
+                found++;
+                break;
+            }
+    return found;
+}
+
 int main(int argc, char **argv) {
     if (argc < 7) {
         fprintf(stderr, "usage: rpc_inproc DATA_DIR COLLECTION QUERIES GT K EF[,EF...] [NQ]\n");
@@ -80,12 +92,7 @@ int main(int argc, char **argv) {
                     fprintf(stderr, "rpc_inproc: search: %s: %s\n", e.field, e.msg);
                     return 1;
                 }
-                for (size_t a = 0; a < n; a++)
-                    for (unsigned b = 0; b < k; b++)
-                        if (!hits[a].id.is_str && hits[a].id.u == (uint64_t)gt.data[i * gt.d + b]) {
-                            found++;
-                            break;
-                        }
+                found += hits_in_gt(hits, n, gt.data + i * gt.d, k);
             }
             cpu = cpu_now() - c0;
             clock_gettime(CLOCK_MONOTONIC, &w1);
@@ -125,12 +132,7 @@ int main(int argc, char **argv) {
                     fprintf(stderr, "rpc_inproc: search: %s: %s\n", e.field, e.msg);
                     return 1;
                 }
-                for (size_t a = 0; a < n; a++)
-                    for (unsigned b = 0; b < k; b++)
-                        if (!hits[a].id.is_str && hits[a].id.u == (uint64_t)gt.data[i * gt.d + b]) {
-                            found++;
-                            break;
-                        }
+                found += hits_in_gt(hits, n, gt.data + i * gt.d, k);
                 searches++;
                 clock_gettime(CLOCK_MONOTONIC, &w);
                 elapsed = (double)(w.tv_sec - w0.tv_sec) + 1e-9 * (double)(w.tv_nsec - w0.tv_nsec);
