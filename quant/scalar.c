@@ -231,7 +231,10 @@ static void round_weights(sq_query *s, size_t d) {
     if (cap < 1) cap = 1;
     if (sumw / cap > alpha) alpha = sumw / cap;
     if (!(alpha > 0)) alpha = 1;
-    for (size_t j = 0; j < d; j++) s->wi[j] = (int16_t)lrint(s->w[j] / alpha);
+    for (size_t j = 0; j < d; j++) {
+        long v = lrint(s->w[j] / alpha); /* |v| <= 32767 up to the division's last bit */
+        s->wi[j] = (int16_t)(v > 32767 ? 32767 : v < -32767 ? -32767 : v);
+    }
     s->alpha = (float)alpha;
 }
 
