@@ -13,6 +13,7 @@
 #include "kvcache.h"
 #include "llama2.h"
 #include "quant.h"
+#include "tinyllm.h"
 
 static void fill(float *x, size_t n, uint64_t seed, float amp) {
     for (size_t i = 0; i < n; i++) {
@@ -248,16 +249,9 @@ Test(kv_prerope, tq_ip_stays_unbiased, .timeout = 60) {
 /* The llama2 forward pass feeding pre-RoPE keys to a pre-RoPE f32 cache reproduces the fp32
  * forward (which caches post-RoPE keys). */
 Test(kv_prerope, forward_pass_with_pre_rope_cache) {
-    int32_t hdr[7] = {16, 24, 2, 4, 2, 32, 20};
-    size_t Ly = 2, d = 16, kvd = 8, hid = 24, V = 32, hs = 4;
-    size_t nf = V * d + Ly * d + Ly * d * d + 2 * Ly * kvd * d + Ly * d * d + Ly * d +
-                3 * Ly * hid * d + d + 20 * hs;
-    size_t len = 28 + nf * 4;
-    uint8_t *b = malloc(len);
-    memcpy(b, hdr, 28);
-    float *w = malloc(nf * 4);
-    fill(w, nf, 9, 0.5f);
-    memcpy(b + 28, w, nf * 4);
+    size_t len;
+    uint8_t *b = tiny_llm(&len);
+    cr_assert_not_null(b);
     vqe_llm *m;
     vq_err err;
     cr_assert_eq(vqe_llm_load(b, len, &m, &err), VQ_OK, "%s", err.msg);
@@ -297,7 +291,6 @@ Test(kv_prerope, forward_pass_with_pre_rope_cache) {
     vqe_llm_state_free(s2);
     vqe_kv_free(kv);
     vqe_llm_free(m);
-    free(w);
     free(b);
 }
 

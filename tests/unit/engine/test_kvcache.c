@@ -9,6 +9,7 @@
 #include "kvcache.h"
 #include "llama2.h"
 #include "quant.h"
+#include "tinyllm.h"
 
 static void fill(float *x, size_t n, uint64_t seed, float amp) {
     for (size_t i = 0; i < n; i++) {
@@ -234,16 +235,9 @@ Test(kvcache, bad_parameters_and_state) {
 /* A tiny random llama2.c model: the f32 cache through the interface reproduces the built-in
  * fp32 cache, and a window covering every position is exact whatever the spec. */
 Test(kvcache, f32_cache_reproduces_fp32_forward) {
-    int32_t hdr[7] = {16, 24, 2, 4, 2, 32, 20};
-    size_t L = 2, d = 16, kvd = 8, hid = 24, V = 32, hs = 4;
-    size_t nf = V * d + L * d + L * d * d + 2 * L * kvd * d + L * d * d + L * d + 3 * L * hid * d +
-                d + 20 * hs;
-    size_t len = 28 + nf * 4;
-    uint8_t *b = malloc(len);
-    memcpy(b, hdr, 28);
-    float *w = malloc(nf * 4);
-    fill(w, nf, 9, 0.5f);
-    memcpy(b + 28, w, nf * 4);
+    size_t len;
+    uint8_t *b = tiny_llm(&len);
+    cr_assert_not_null(b);
     vqe_llm *m;
     vq_err err;
     cr_assert_eq(vqe_llm_load(b, len, &m, &err), VQ_OK, "%s", err.msg);
@@ -287,7 +281,6 @@ Test(kvcache, f32_cache_reproduces_fp32_forward) {
         vqe_kv_free(kv);
     }
     vqe_llm_free(m);
-    free(w);
     free(b);
 }
 
