@@ -2,9 +2,18 @@
 # read a process's CPU time and RSS from /proc. Source it; it needs $VQDB.
 HZ=$(getconf CLK_TCK)
 
-# start_server DATA_DIR THREADS LOGFILE: sets SRV_PID and SRV_ADDR
+# pin CPUS CMD...: runs CMD on the CPU list CPUS (taskset -c), or as it is when CPUS is empty
+# (not for a command put in the background: $! would be this function's subshell)
+pin() {
+    local cpus=$1
+    shift
+    if [ -n "$cpus" ]; then taskset -c "$cpus" "$@"; else "$@"; fi
+}
+
+# start_server DATA_DIR THREADS LOGFILE: sets SRV_PID and SRV_ADDR; $SERVER_CPUS, when set,
+# pins the server (all its threads) to those CPUs
 start_server() {
-    "$VQDB" serve --data "$1" --listen 127.0.0.1:0 --threads "$2" >"$3" 2>"$3.err" &
+    ${SERVER_CPUS:+taskset -c "$SERVER_CPUS"} "$VQDB" serve --data "$1" --listen 127.0.0.1:0 --threads "$2" >"$3" 2>"$3.err" &
     SRV_PID=$!
     for _ in $(seq 600); do
         local port

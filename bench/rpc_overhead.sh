@@ -8,13 +8,16 @@
 # (3) ROUNDS rounds, alternating on the same queries (the first NQ of QUERIES, also what the
 #     loadgen draws from) and the same ef: an in-process window of SECONDS (CPU per search,
 #     CLOCK_PROCESS_CPUTIME_ID) then a server window of SECONDS (`vqdb loadgen` at
-#     concurrency 1; the server process's utime+stime, all threads, from /proc/PID/stat before
-#     and after, divided by the Search calls). Alternating makes both halves of each ratio see
-#     the same state of this shared machine; every round is printed, then the median ratio.
+#     concurrency 1, or one window per level of ROUND_CONCURRENCY_LIST; the server process's
+#     utime+stime, all threads, from /proc/PID/stat before and after, divided by the Search
+#     calls). Alternating makes both halves of each ratio see the same state of this shared
+#     machine; every round is printed, then the median ratio of each concurrency.
 # (4) loadgen QPS and p50/p99/p99.9 at concurrency 1, 8, 32, 64 (the client shares the
-#     machine, so QPS is bounded by both).
+#     machine, so QPS is bounded by both), each with the server's CPU per call.
+# Pinning (optional, taskset CPU lists): SERVER_CPUS, CLIENT_CPUS (loadgen) and INPROC_CPUS
+# (rpc_inproc). Unset: the scheduler places them.
 # usage: bench/rpc_overhead.sh DATA_DIR QUERIES GT [NQ] [EF_LIST] [SECONDS] [SERVER_THREADS_LIST]
-#        [ROUNDS]
+#        [ROUNDS] [ROUND_CONCURRENCY_LIST]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 VQDB=${VQDB:-$here/../build/vqdb}
@@ -28,6 +31,7 @@ source "$here/rpc_lib.sh"
 data=$1 queries=$2 gt=$3 nq=${4:-1000} efs=${5:-16,24,32,48,64,96,128} secs=${6:-20}
 threads=${7:-1} # a list: one server run per thread count
 rounds=${8:-3}
+conc=${9:-1} # the rounds' server windows: one per concurrency of this list
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # The first NQ queries, for the loadgen (fvecs rows are 4 + 4*d bytes).
@@ -43,16 +47,32 @@ while read -r line; do
         ef=$(json_field "$line" ef)
         inproc_us=$(json_field "$line" cpu_us_per_search)
     fi
-done < <("$INPROC" "$data" syn "$tmp/q.fvecs" "$gt" 10 "$efs" "$nq")
+done < <(pin "${INPROC_CPUS:-}" "$INPROC" "$data" syn "$tmp/q.fvecs" "$gt" 10 "$efs" "$nq")
 [ -n "$ef" ] || { echo "no ef in $efs reaches recall 0.95" >&2; exit 1; }
+echo "# pinning: server '${SERVER_CPUS:-}' client '${CLIENT_CPUS:-}' in-process '${INPROC_CPUS:-}'"
 echo "# chosen ef=$ef (smallest with recall@10 >= 0.95): in-process ${inproc_us} us CPU/search"
 # The rounds' in-process side: a fresh process that only ever searches with the chosen ef
 # (a pooled index searcher keeps the widest beam it has run, so a process that also ran the
 # larger ef of the sweep would search wider than asked; see bench/results/rpc3.md).
-coproc INP { "$INPROC" "$data" syn "$tmp/q.fvecs" "$gt" 10 "$ef" "$nq" rounds; }
+coproc INP { pin "${INPROC_CPUS:-}" "$INPROC" "$data" syn "$tmp/q.fvecs" "$gt" 10 "$ef" "$nq" rounds; }
 read -r line <&"${INP[0]}"
 echo "# rounds process (warm-up pass): $line"
-lg() { "$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$tmp/q.fvecs" --ef "$ef" "$@"; }
+lg() { pin "${CLIENT_CPUS:-}" "$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$tmp/q.fvecs" --ef "$ef" "$@"; }
+# server_window C: one loadgen run of SECONDS at concurrency C; sets line (its JSON), calls,
+# errors, flt, server_s and server_us (the server's CPU seconds, and microseconds per call)
+server_window() {
+    local c0 c1 f0 f1
+    c0=$(cpu_s "$SRV_PID")
+    f0=$(faults "$SRV_PID")
+    line=$(lg --concurrency "$1" --duration "$secs")
+    c1=$(cpu_s "$SRV_PID")
+    f1=$(faults "$SRV_PID")
+    flt=$(echo "$f0 $f1" | awk '{printf "\"minflt\":%d,\"majflt\":%d", $3 - $1, $4 - $2}')
+    calls=$(json_field "$line" searches)
+    errors=$(json_field "$line" errors)
+    server_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}')
+    server_us=$(awk -v s="$server_s" -v n="$calls" 'BEGIN {printf "%.2f", 1e6 * s / n}')
+}
 for threads in ${threads//,/ }; do
     start_server "$data" "$threads" "$data.serve.log"
     echo "# server pid $SRV_PID on $SRV_ADDR, --threads $threads, RSS $(rss_mb "$SRV_PID") MB"
@@ -60,32 +80,31 @@ for threads in ${threads//,/ }; do
     # loadgen's default 10 s call timeout; wait for it, then 5 s of searches.
     lg --concurrency 1 --duration 1 --timeout 900 >/dev/null
     lg --concurrency 1 --duration 5 >/dev/null
-    echo "# $rounds rounds: in-process ${secs}s window, then server ${secs}s window (c=1)"
-    ratios=""
+    echo "# $rounds rounds: in-process ${secs}s window, then a server ${secs}s window at each concurrency of '$conc'"
+    declare -A ratios=()
     for r in $(seq "$rounds"); do
         echo "$ef $secs" >&"${INP[1]}"
         read -r iline <&"${INP[0]}"
         echo "$iline"
         in_us=$(json_field "$iline" cpu_us_per_search)
-        c0=$(cpu_s "$SRV_PID")
-        f0=$(faults "$SRV_PID")
-        line=$(lg --concurrency 1 --duration "$secs")
-        c1=$(cpu_s "$SRV_PID")
-        f1=$(faults "$SRV_PID")
-        flt=$(echo "$f0 $f1" | awk '{printf "\"minflt\":%d,\"majflt\":%d", $3 - $1, $4 - $2}')
-        echo "$line"
-        calls=$(json_field "$line" searches)
-        errors=$(json_field "$line" errors)
-        server_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}')
-        server_us=$(awk -v s="$server_s" -v n="$calls" 'BEGIN {printf "%.2f", 1e6 * s / n}')
-        ratio=$(awk -v a="$server_us" -v b="$in_us" 'BEGIN {printf "%.3f", a / b}')
-        ratios="$ratios $ratio"
-        echo "{\"round\":$r,$flt,\"server_threads\":$threads,\"ef\":$ef,\"server_cpu_s\":$server_s,\"calls\":$calls,\"errors\":$errors,\"server_cpu_us_per_call\":$server_us,\"inproc_cpu_us_per_search\":$in_us,\"ratio\":$ratio}"
+        for c in ${conc//,/ }; do
+            server_window "$c"
+            ratio=$(awk -v a="$server_us" -v b="$in_us" 'BEGIN {printf "%.3f", a / b}')
+            ratios[$c]="${ratios[$c]:-} $ratio"
+            echo "{\"round\":$r,\"concurrency\":$c,$flt,\"server_threads\":$threads,\"ef\":$ef,\"server_cpu_s\":$server_s,\"calls\":$calls,\"errors\":$errors,\"server_cpu_us_per_call\":$server_us,\"inproc_cpu_us_per_search\":$in_us,\"ratio\":$ratio}"
+        done
     done
-    median=$(echo "$ratios" | tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
-    echo "{\"server_threads\":$threads,\"ef\":$ef,\"rounds\":$rounds,\"ratios\":[$(echo $ratios | tr ' ' ',')],\"median_ratio\":$median}"
-    echo "# loadgen sweep, ${secs}s per level, server --threads $threads"
-    lg --concurrency 1,8,32,64 --duration "$secs"
+    for c in ${conc//,/ }; do
+        rs=${ratios[$c]}
+        median=$(echo "$rs" | tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
+        echo "{\"server_threads\":$threads,\"concurrency\":$c,\"ef\":$ef,\"rounds\":$rounds,\"ratios\":[$(echo $rs | tr ' ' ',')],\"median_ratio\":$median}"
+    done
+    echo "# loadgen sweep, ${secs}s per level, server --threads $threads (server CPU per call of each level)"
+    for c in 1 8 32 64; do
+        server_window "$c"
+        echo "$line"
+        echo "{\"concurrency\":$c,\"server_cpu_us_per_call\":$server_us}"
+    done
     stop_server
 done
 eval "exec ${INP[1]}>&-"
