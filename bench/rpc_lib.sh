@@ -11,15 +11,17 @@ pin() {
 }
 
 # start_server DATA_DIR THREADS LOGFILE: sets SRV_PID and SRV_ADDR; $SERVER_CPUS, when set,
-# pins the server (all its threads) to those CPUs
+# pins the server (all its threads) to those CPUs; $SERVER_LISTEN, when set (e.g.
+# unix:/tmp/vqdb.sock), replaces the default of a free loopback TCP port
 start_server() {
-    ${SERVER_CPUS:+taskset -c "$SERVER_CPUS"} "$VQDB" serve --data "$1" --listen 127.0.0.1:0 --threads "$2" >"$3" 2>"$3.err" &
+    local listen=${SERVER_LISTEN:-127.0.0.1:0}
+    ${SERVER_CPUS:+taskset -c "$SERVER_CPUS"} "$VQDB" serve --data "$1" --listen "$listen" --threads "$2" >"$3" 2>"$3.err" &
     SRV_PID=$!
     for _ in $(seq 600); do
         local port
         port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$3" | head -1)
         if [ -n "$port" ]; then
-            SRV_ADDR="127.0.0.1:$port"
+            if [ -n "${SERVER_LISTEN:-}" ]; then SRV_ADDR=$SERVER_LISTEN; else SRV_ADDR="127.0.0.1:$port"; fi
             return 0
         fi
         kill -0 "$SRV_PID" 2>/dev/null || { cat "$3.err" >&2; return 1; }

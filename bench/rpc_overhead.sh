@@ -15,7 +15,8 @@
 # (4) loadgen QPS and p50/p99/p99.9 at concurrency 1, 8, 32, 64 (the client shares the
 #     machine, so QPS is bounded by both), each with the server's CPU per call.
 # Pinning (optional, taskset CPU lists): SERVER_CPUS, CLIENT_CPUS (loadgen) and INPROC_CPUS
-# (rpc_inproc). Unset: the scheduler places them.
+# (rpc_inproc). Unset: the scheduler places them. SERVER_LISTEN (e.g. unix:/tmp/vqdb.sock):
+# serve on that address instead of a free loopback TCP port.
 # usage: bench/rpc_overhead.sh DATA_DIR QUERIES GT [NQ] [EF_LIST] [SECONDS] [SERVER_THREADS_LIST]
 #        [ROUNDS] [ROUND_CONCURRENCY_LIST]
 set -euo pipefail
@@ -49,7 +50,7 @@ while read -r line; do
     fi
 done < <(pin "${INPROC_CPUS:-}" "$INPROC" "$data" syn "$tmp/q.fvecs" "$gt" 10 "$efs" "$nq")
 [ -n "$ef" ] || { echo "no ef in $efs reaches recall 0.95" >&2; exit 1; }
-echo "# pinning: server '${SERVER_CPUS:-}' client '${CLIENT_CPUS:-}' in-process '${INPROC_CPUS:-}'"
+echo "# pinning: server '${SERVER_CPUS:-}' client '${CLIENT_CPUS:-}' in-process '${INPROC_CPUS:-}'; listen '${SERVER_LISTEN:-127.0.0.1:0}'"
 echo "# chosen ef=$ef (smallest with recall@10 >= 0.95): in-process ${inproc_us} us CPU/search"
 # The rounds' in-process side: a fresh process that only ever searches with the chosen ef
 # (a pooled index searcher keeps the widest beam it has run, so a process that also ran the

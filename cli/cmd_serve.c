@@ -33,7 +33,7 @@ static int read_token(const char *path, char *buf, size_t cap) {
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: vqdb serve [--data DIR] [--listen 127.0.0.1:50051] [--threads N]\n"
+            "usage: vqdb serve [--data DIR] [--listen 127.0.0.1:50051|unix:PATH] [--threads N]\n"
             "                  [--token-file FILE] [--tls-cert PEM --tls-key PEM]\n"
             "                  [--max-message-bytes N] [--timeout SECONDS] [--grace SECONDS]\n"
             "                  [--log-requests]\n");

@@ -31,11 +31,12 @@ HEALTH = "/grpc.health.v1.Health/Check"
 
 
 class Server:
-    """A `vqdb serve` child process on 127.0.0.1 with an OS-chosen port."""
+    """A `vqdb serve` child process on 127.0.0.1 with an OS-chosen port, or on `listen`
+    (e.g. unix:PATH) when given."""
 
-    def __init__(self, *args, data=None):
+    def __init__(self, *args, data=None, listen=None):
         self.data = data or tempfile.mkdtemp(prefix="vqdb-data-")
-        cmd = [VQDB, "serve", "--data", self.data, "--listen", "127.0.0.1:0", *args]
+        cmd = [VQDB, "serve", "--data", self.data, "--listen", listen or "127.0.0.1:0", *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
         line = self.proc.stdout.readline()
@@ -44,7 +45,7 @@ class Server:
             err = self.proc.stderr.read()
             raise RuntimeError("server did not start: %r %r" % (line, err))
         self.port = int(m.group(1))
-        self.addr = "127.0.0.1:%d" % self.port
+        self.addr = listen if listen else "127.0.0.1:%d" % self.port
 
     def channel(self, creds=None, options=None):
         if creds is None:

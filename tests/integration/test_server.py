@@ -113,6 +113,35 @@ class ServerTest(unittest.TestCase):
             self.assertIn(e.exception.code(), (grpc.StatusCode.UNAVAILABLE,
                                                grpc.StatusCode.DEADLINE_EXCEEDED))
 
+    def test_unix_socket(self):
+        # A same-host client (a RAG pipeline beside the server) can skip TCP: gRPC core
+        # listens on unix:PATH; auth still applies there.
+        d = tempfile.mkdtemp()
+        sock = os.path.join(d, "vqdb.sock")
+        tok = os.path.join(d, "token")
+        with open(tok, "w") as f:
+            f.write("uds-token\n")
+        s = Server("--token-file", tok, listen="unix:" + sock)
+        try:
+            self.assertTrue(os.path.exists(sock))
+            pb = rpcutil.vqdb_pb2
+            md = (("authorization", "Bearer uds-token"),)
+            with s.channel() as ch:
+                self.assertEqual(health(ch).status, SERVING)
+                with self.assertRaises(grpc.RpcError) as e:
+                    unary(ch, "/vqdb.v1.VectorDB/ListCollections", pb.ListCollectionsRequest(),
+                          pb.ListCollectionsResponse)
+                self.assertEqual(e.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+                unary(ch, "/vqdb.v1.VectorDB/CreateCollection",
+                      pb.CreateCollectionRequest(schema=pb.CollectionSchema(
+                          name="u", dimension=4, metric=pb.L2, index_spec="flat/f32")),
+                      pb.CreateCollectionResponse, metadata=md)
+                r = unary(ch, "/vqdb.v1.VectorDB/ListCollections", pb.ListCollectionsRequest(),
+                          pb.ListCollectionsResponse, metadata=md)
+                self.assertEqual([c.schema.name for c in r.collections], ["u"])
+        finally:
+            self.assertEqual(s.stop(), 0)
+
     def test_bad_options(self):
         r = subprocess.run([rpcutil.VQDB, "serve", "--threads", "0", "--listen", "127.0.0.1:0"],
                            capture_output=True, text=True, timeout=30)
