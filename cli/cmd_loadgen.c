@@ -4,7 +4,9 @@
  * Searches. Prints one JSON line per level: QPS, latency percentiles of successful calls,
  * and error counts by gRPC status. With --verify, every acknowledged Upsert's id is read back
  * with Get after the level ends (with its vector, compared bit for bit), and the line also
- * reports acked / lost / mismatched writes. */
+ * reports acked / lost / mismatched writes. With --batch N, each search call is one
+ * SearchBatch of N queries: "searches" and "qps" then count queries, "calls" counts calls,
+ * and the latencies are per call. */
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -22,7 +24,7 @@ typedef struct lg {
     vqr_client *client;
     const char *collection;
     const vq_matrix *q;
-    unsigned k, ef;
+    unsigned k, ef, batch;
     double duration, upsert_ratio, timeout;
     int verify;
     atomic_uint_fast64_t next_id;
@@ -33,7 +35,7 @@ typedef struct worker {
     unsigned seed;
     double *lat;
     size_t n_lat, cap;
-    uint64_t searches, upserts, errors_by_status[17], other_errors;
+    uint64_t searches, upserts, calls, errors_by_status[17], other_errors;
     uint64_t *acked; /* --verify: (id, query row) pairs of acknowledged upserts */
     size_t n_acked, cap_acked;
 } worker;
@@ -52,6 +54,39 @@ static int pack_search(const lg *g, size_t row, uint8_t **buf, size_t *len) {
     if (!*buf) return VQ_ENOMEM;
     vqdb__v1__search_request__pack(&r, *buf);
     return VQ_OK;
+}
+
+/* One SearchBatch of g->batch queries drawn with `seed`, all with the same k and ef. */
+static int pack_search_batch(const lg *g, unsigned *seed, uint8_t **buf, size_t *len) {
+    Vqdb__V1__SearchBatchRequest r = VQDB__V1__SEARCH_BATCH_REQUEST__INIT;
+    Vqdb__V1__SearchParams sp = VQDB__V1__SEARCH_PARAMS__INIT;
+    Vqdb__V1__SearchRequest *s = calloc(g->batch, sizeof *s);
+    Vqdb__V1__SearchRequest **ptrs = calloc(g->batch, sizeof *ptrs);
+    int rc = s && ptrs ? VQ_OK : VQ_ENOMEM;
+    sp.ef = g->ef;
+    for (unsigned i = 0; rc == VQ_OK && i < g->batch; i++) {
+        size_t row = (size_t)rand_r(seed) % g->q->n;
+        vqdb__v1__search_request__init(&s[i]);
+        s[i].n_vector = g->q->d;
+        s[i].vector = g->q->data + row * g->q->d;
+        s[i].k = g->k;
+        s[i].params = &sp;
+        ptrs[i] = &s[i];
+    }
+    if (rc == VQ_OK) {
+        r.collection = (char *)g->collection;
+        r.n_searches = g->batch;
+        r.searches = ptrs;
+        *len = vqdb__v1__search_batch_request__get_packed_size(&r);
+        *buf = vq_malloc(*len + 1);
+        if (*buf)
+            vqdb__v1__search_batch_request__pack(&r, *buf);
+        else
+            rc = VQ_ENOMEM;
+    }
+    free(ptrs);
+    free(s);
+    return rc;
 }
 
 static int pack_upsert(lg *g, size_t row, uint8_t **buf, size_t *len, uint64_t *idp) {
@@ -84,16 +119,21 @@ static void *run_worker(void *arg) {
         uint8_t *req, *resp;
         size_t len, rlen;
         uint64_t id = 0;
-        if ((upsert ? pack_upsert(g, row, &req, &len, &id) : pack_search(g, row, &req, &len)) < 0) {
+        int batch = !upsert && g->batch > 1;
+        if ((upsert  ? pack_upsert(g, row, &req, &len, &id)
+             : batch ? pack_search_batch(g, &w->seed, &req, &len)
+                     : pack_search(g, row, &req, &len)) < 0) {
             w->other_errors++;
             break;
         }
         int status;
         char details[256];
         double t0 = vq_now();
-        int rc = vqr_client_call(
-            g->client, upsert ? "/vqdb.v1.VectorDB/Upsert" : "/vqdb.v1.VectorDB/Search", req, len,
-            g->timeout, &resp, &rlen, &status, details, sizeof details);
+        const char *method = upsert  ? "/vqdb.v1.VectorDB/Upsert"
+                             : batch ? "/vqdb.v1.VectorDB/SearchBatch"
+                                     : "/vqdb.v1.VectorDB/Search";
+        int rc = vqr_client_call(g->client, method, req, len, g->timeout, &resp, &rlen, &status,
+                                 details, sizeof details);
         double dt = vq_now() - t0;
         vq_free(req);
         vq_free(resp);
@@ -122,7 +162,8 @@ static void *run_worker(void *arg) {
         if (upsert)
             w->upserts++;
         else
-            w->searches++;
+            w->searches += batch ? g->batch : 1;
+        w->calls++;
         if (w->n_lat == w->cap) {
             size_t nc = w->cap ? w->cap * 2 : 4096;
             double *nl = realloc(w->lat, nc * sizeof *nl);
@@ -205,7 +246,7 @@ static void usage(void) {
     fprintf(stderr, "usage: vqdb loadgen --target HOST:PORT --collection C --queries FILE\n"
                     "         [--concurrency 1,8,32,64] [--duration 30s] [-k 10] [--ef N]\n"
                     "         [--upsert-ratio R] [--id-base N] [--token-file F] [--timeout S]\n"
-                    "         [--verify]\n");
+                    "         [--verify] [--batch N]\n");
 }
 
 int vq_cmd_loadgen(int argc, char **argv) {
@@ -216,20 +257,15 @@ int vq_cmd_loadgen(int argc, char **argv) {
     g.k = 10;
     g.duration = 30;
     g.timeout = 10;
+    g.batch = 1;
     uint64_t id_base = 1ull << 40;
-    static const struct option opts[] = {{"target", 1, 0, 't'},
-                                         {"collection", 1, 0, 'c'},
-                                         {"queries", 1, 0, 'q'},
-                                         {"concurrency", 1, 0, 'n'},
-                                         {"duration", 1, 0, 'd'},
-                                         {"ef", 1, 0, 'e'},
-                                         {"upsert-ratio", 1, 0, 'u'},
-                                         {"id-base", 1, 0, 'i'},
-                                         {"token-file", 1, 0, 'f'},
-                                         {"timeout", 1, 0, 'o'},
-                                         {"help", 0, 0, 'h'},
-                                         {"verify", 0, 0, 'V'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"target", 1, 0, 't'},       {"collection", 1, 0, 'c'},
+                                         {"queries", 1, 0, 'q'},      {"concurrency", 1, 0, 'n'},
+                                         {"duration", 1, 0, 'd'},     {"ef", 1, 0, 'e'},
+                                         {"upsert-ratio", 1, 0, 'u'}, {"id-base", 1, 0, 'i'},
+                                         {"token-file", 1, 0, 'f'},   {"timeout", 1, 0, 'o'},
+                                         {"help", 0, 0, 'h'},         {"verify", 0, 0, 'V'},
+                                         {"batch", 1, 0, 'b'},        {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
@@ -270,13 +306,17 @@ int vq_cmd_loadgen(int argc, char **argv) {
         case 'V':
             g.verify = 1;
             break;
+        case 'b':
+            g.batch = (unsigned)strtoul(optarg, NULL, 10);
+            break;
         default:
             usage();
             return ch == 'h' ? 0 : 2;
         }
     }
+    /* 1024: the server's SearchBatch limit */
     if (!target || !collection || !queries || g.duration <= 0 || g.k == 0 || g.upsert_ratio < 0 ||
-        g.upsert_ratio > 1) {
+        g.upsert_ratio > 1 || g.batch < 1 || g.batch > 1024) {
         usage();
         return 2;
     }
@@ -336,11 +376,12 @@ int vq_cmd_loadgen(int argc, char **argv) {
         for (unsigned i = 0; i < c; i++) pthread_join(th[i], NULL);
         double wall = vq_now() - t0;
         size_t n = 0;
-        uint64_t searches = 0, upserts = 0, errs[17] = {0}, other = 0;
+        uint64_t searches = 0, upserts = 0, calls = 0, errs[17] = {0}, other = 0;
         for (unsigned i = 0; i < c; i++) {
             n += ws[i].n_lat;
             searches += ws[i].searches;
             upserts += ws[i].upserts;
+            calls += ws[i].calls;
             other += ws[i].other_errors;
             for (int s = 0; s < 17; s++) errs[s] += ws[i].errors_by_status[s];
         }
@@ -361,10 +402,11 @@ int vq_cmd_loadgen(int argc, char **argv) {
             snprintf(p999, sizeof p999, "%.3f", 1e3 * pct(all, n, 0.999));
         }
         printf("{\"concurrency\":%u,\"duration_s\":%.2f,\"qps\":%.1f,\"searches\":%llu,"
-               "\"upserts\":%llu,\"errors\":%llu,\"p50_ms\":%s,\"p99_ms\":%s,"
-               "\"p999_ms\":%s,\"errors_by_status\":{",
+               "\"upserts\":%llu,\"batch\":%u,\"calls\":%llu,\"errors\":%llu,\"p50_ms\":%s,"
+               "\"p99_ms\":%s,\"p999_ms\":%s,\"errors_by_status\":{",
                c, wall, (double)(searches + upserts) / wall, (unsigned long long)searches,
-               (unsigned long long)upserts, (unsigned long long)nerr, p50, p99, p999);
+               (unsigned long long)upserts, g.batch, (unsigned long long)calls,
+               (unsigned long long)nerr, p50, p99, p999);
         int first = 1;
         for (int s = 0; s < 17; s++)
             if (errs[s]) {

@@ -129,8 +129,14 @@ int vq_cmd_serve(int argc, char **argv) {
     sigwait(&set, &sig);
     fprintf(stderr, "{\"event\":\"shutdown\",\"signal\":%d,\"grace_s\":%g}\n", sig, grace);
     vqr_server_shutdown(s, grace);
+    vqr_stats st;
+    vqr_server_stats(s, &st);
     vqr_server_free(s);
     vqr_service_close(); /* flushes and closes storage */
-    fprintf(stderr, "{\"event\":\"stopped\"}\n");
+    fprintf(
+        stderr,
+        "{\"event\":\"stopped\",\"calls\":%llu,\"errors\":%llu,\"error_lines_suppressed\":%llu}\n",
+        (unsigned long long)st.calls, (unsigned long long)st.errors,
+        (unsigned long long)st.log_suppressed);
     return 0;
 }

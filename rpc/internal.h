@@ -40,6 +40,12 @@ struct vqr_server {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     atomic_uint_fast64_t calls, errors, unauthenticated, unimplemented, in_flight;
+    /* error-line rate limit (log_call): lines in the current one-second window, lines
+     * dropped in it, and dropped in all */
+    double log_window;
+    unsigned log_lines;
+    uint64_t log_dropped;
+    atomic_uint_fast64_t log_dropped_total;
 };
 
 const vqr__method *vqr__method_find(const vqr_server *s, const char *path);

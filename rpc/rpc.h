@@ -83,7 +83,11 @@ int vqr_server_is_shutting_down(const vqr_server *s);
 void vqr_server_free(vqr_server *s);
 
 /* Log sink for structured lines (one JSON object per line): errors always, every request
- * when params.log_requests is set. The library itself never prints. */
+ * when params.log_requests is set. The library itself never prints. Without log_requests,
+ * error lines are limited to VQR_ERROR_LINES_PER_S a second (a client repeating a bad
+ * request must not flood the log or stall workers on a slow sink); the first line of the
+ * next window says how many were dropped ({"event":"log_suppressed","lines":N}). */
+#define VQR_ERROR_LINES_PER_S 50u
 void vqr_server_set_log(vqr_server *s, void (*log)(void *ctx, const char *line), void *ctx);
 
 /* Registers the standard /grpc.health.v1.Health/Check (public). */
@@ -92,6 +96,7 @@ int vqr_health_register(vqr_server *s, vq_err *err);
 /* Counters for tests and logs. */
 typedef struct vqr_stats {
     uint64_t calls, errors, unauthenticated, unimplemented, in_flight;
+    uint64_t log_suppressed; /* error lines dropped by the rate limit */
 } vqr_stats;
 void vqr_server_stats(const vqr_server *s, vqr_stats *st);
 

@@ -131,10 +131,42 @@ static void request_one(vqr_server *s, const vqr__method *m) {
     if (e != GRPC_CALL_OK) call_free(c);
 }
 
+/* Admits an error line under the per-second limit; *dropped gets the count of the window
+ * that just ended when this line opens a new one (to be reported first). */
+static int log_admit(vqr_server *s, uint64_t *dropped) {
+    *dropped = 0;
+    double now = vq_now();
+    pthread_mutex_lock(&s->mu);
+    if (now - s->log_window >= 1.0) {
+        *dropped = s->log_dropped;
+        s->log_window = now;
+        s->log_lines = 0;
+        s->log_dropped = 0;
+    }
+    int ok = s->log_lines < VQR_ERROR_LINES_PER_S;
+    if (ok)
+        s->log_lines++;
+    else
+        s->log_dropped++;
+    pthread_mutex_unlock(&s->mu);
+    if (!ok) atomic_fetch_add(&s->log_dropped_total, 1);
+    return ok;
+}
+
 static void log_call(struct call *c, int status, const char *msg) {
     vqr_server *s = c->s;
     if (!s->log) return;
     if (!s->log_requests && status == 0) return;
+    if (!s->log_requests) {
+        uint64_t dropped;
+        if (!log_admit(s, &dropped)) return;
+        if (dropped) {
+            char note[96];
+            snprintf(note, sizeof note, "{\"event\":\"log_suppressed\",\"lines\":%llu}",
+                     (unsigned long long)dropped);
+            s->log(s->log_ctx, note);
+        }
+    }
     char line[512];
     snprintf(line, sizeof line,
              "{\"event\":\"rpc\",\"method\":\"%s\",\"status\":%d,\"ms\":%.3f%s%s%s}", c->method,
@@ -582,4 +614,5 @@ void vqr_server_stats(const vqr_server *s, vqr_stats *st) {
     st->unauthenticated = atomic_load(&s->unauthenticated);
     st->unimplemented = atomic_load(&s->unimplemented);
     st->in_flight = atomic_load(&s->in_flight);
+    st->log_suppressed = atomic_load(&s->log_dropped_total);
 }

@@ -426,10 +426,12 @@ static int search_batch(const vqr_call_ctx *ctx, const uint8_t *req, size_t len,
         char *own = s->collection;
         if (!own || !*own) s->collection = in->collection;
         rc = run_search(ctx, s, &outs[i], &hits[i], err);
-        if (rc < 0) {
+        if (rc < 0) { /* the field names the position; only a field-less error needs it in
+                       * the message ("searches[2].vector: ...", "searches[2]: ...") */
             char pre[48];
-            snprintf(pre, sizeof pre, "searches[%zu].", i);
-            err_prefix(err, pre, pre);
+            int has_field = err && err->field[0];
+            snprintf(pre, sizeof pre, has_field ? "searches[%zu]." : "searches[%zu]: ", i);
+            err_prefix(err, has_field ? "" : pre, has_field ? pre : NULL);
         }
         s->collection = own;
     }

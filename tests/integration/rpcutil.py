@@ -37,13 +37,15 @@ class Server:
     def __init__(self, *args, data=None, listen=None):
         self.data = data or tempfile.mkdtemp(prefix="vqdb-data-")
         cmd = [VQDB, "serve", "--data", self.data, "--listen", listen or "127.0.0.1:0", *args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        # The log goes to a file, not a pipe: a test that provokes thousands of error lines
+        # would otherwise fill a pipe nobody reads and stall the server's workers.
+        self._log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, text=True)
         line = self.proc.stdout.readline()
         m = re.search(r"port (\d+)", line)
         if not m:
-            err = self.proc.stderr.read()
-            raise RuntimeError("server did not start: %r %r" % (line, err))
+            self.proc.wait(timeout=30)
+            raise RuntimeError("server did not start: %r %r" % (line, self.log()))
         self.port = int(m.group(1))
         self.addr = listen if listen else "127.0.0.1:%d" % self.port
 
@@ -60,10 +62,15 @@ class Server:
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
-        self.stderr = self.proc.stderr.read()
+        self.stderr = self.log()
         self.proc.stdout.close()
-        self.proc.stderr.close()
+        self._log.close()
         return rc
+
+    def log(self):
+        """What the server has written to stderr so far."""
+        self._log.seek(0)
+        return self._log.read()
 
 
 def unary(channel, path, req, resp_cls, **kw):

@@ -172,6 +172,13 @@ class ServiceTest(unittest.TestCase):
         self.assertIn("filter", msg)
         code, msg = err("Upsert", upsert_req("docs", [point(1, self.rng), point(1, self.rng)]), pb.UpsertResponse)
         self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
+        # In a batch the field names the position, once: "searches[1].vector: vector has ..."
+        code, msg = err("SearchBatch", pb.SearchBatchRequest(collection="docs", searches=[
+            pb.SearchRequest(vector=vec(self.rng), k=3),
+            pb.SearchRequest(vector=[0.0] * (D - 1), k=3)]), pb.SearchBatchResponse)
+        self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertTrue(msg.startswith("searches[1].vector: vector has"), msg)
+        self.assertEqual(msg.count("searches[1]"), 1, msg)
         # A batch far longer than its deadline stops with DEADLINE_EXCEEDED (the server checks
         # the deadline before every search of the batch). The batch is valid (1024 x k=50 is
         # within the 100,000 results of a batch), so no other status can win the race.
