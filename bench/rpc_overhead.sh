@@ -16,7 +16,9 @@
 #     machine, so QPS is bounded by both), each with the server's CPU per call.
 # Pinning (optional, taskset CPU lists): SERVER_CPUS, CLIENT_CPUS (loadgen) and INPROC_CPUS
 # (rpc_inproc). Unset: the scheduler places them. SERVER_LISTEN (e.g. unix:/tmp/vqdb.sock):
-# serve on that address instead of a free loopback TCP port.
+# serve on that address instead of a free loopback TCP port. LOADGEN_BATCH=N (default 1): the
+# server windows send SearchBatch calls of N queries, and the server's CPU is divided by the
+# queries ("server_cpu_us_per_search"): what a pipeline that batches its queries pays.
 # usage: bench/rpc_overhead.sh DATA_DIR QUERIES GT [NQ] [EF_LIST] [SECONDS] [SERVER_THREADS_LIST]
 #        [ROUNDS] [ROUND_CONCURRENCY_LIST]
 set -euo pipefail
@@ -58,7 +60,9 @@ echo "# chosen ef=$ef (smallest with recall@10 >= 0.95): in-process ${inproc_us}
 coproc INP { pin "${INPROC_CPUS:-}" "$INPROC" "$data" syn "$tmp/q.fvecs" "$gt" 10 "$ef" "$nq" rounds; }
 read -r line <&"${INP[0]}"
 echo "# rounds process (warm-up pass): $line"
-lg() { pin "${CLIENT_CPUS:-}" "$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$tmp/q.fvecs" --ef "$ef" "$@"; }
+batch=${LOADGEN_BATCH:-1}
+per=$([ "$batch" -gt 1 ] && echo search || echo call) # what the server's CPU is divided by
+lg() { pin "${CLIENT_CPUS:-}" "$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$tmp/q.fvecs" --ef "$ef" --batch "$batch" "$@"; }
 # server_window C: one loadgen run of SECONDS at concurrency C; sets line (its JSON), calls,
 # errors, flt, server_s and server_us (the server's CPU seconds, and microseconds per call)
 server_window() {
@@ -92,19 +96,19 @@ for threads in ${threads//,/ }; do
             server_window "$c"
             ratio=$(awk -v a="$server_us" -v b="$in_us" 'BEGIN {printf "%.3f", a / b}')
             ratios[$c]="${ratios[$c]:-} $ratio"
-            echo "{\"round\":$r,\"concurrency\":$c,$flt,\"server_threads\":$threads,\"ef\":$ef,\"server_cpu_s\":$server_s,\"calls\":$calls,\"errors\":$errors,\"server_cpu_us_per_call\":$server_us,\"inproc_cpu_us_per_search\":$in_us,\"ratio\":$ratio}"
+            echo "{\"round\":$r,\"concurrency\":$c,$flt,\"server_threads\":$threads,\"ef\":$ef,\"batch\":$batch,\"server_cpu_s\":$server_s,\"searches\":$calls,\"errors\":$errors,\"server_cpu_us_per_$per\":$server_us,\"inproc_cpu_us_per_search\":$in_us,\"ratio\":$ratio}"
         done
     done
     for c in ${conc//,/ }; do
         rs=${ratios[$c]}
         median=$(echo "$rs" | tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
-        echo "{\"server_threads\":$threads,\"concurrency\":$c,\"ef\":$ef,\"rounds\":$rounds,\"ratios\":[$(echo $rs | tr ' ' ',')],\"median_ratio\":$median}"
+        echo "{\"server_threads\":$threads,\"concurrency\":$c,\"ef\":$ef,\"batch\":$batch,\"rounds\":$rounds,\"ratios\":[$(echo $rs | tr ' ' ',')],\"median_ratio\":$median}"
     done
     echo "# loadgen sweep, ${secs}s per level, server --threads $threads (server CPU per call of each level)"
     for c in 1 8 32 64; do
         server_window "$c"
         echo "$line"
-        echo "{\"concurrency\":$c,\"server_cpu_us_per_call\":$server_us}"
+        echo "{\"concurrency\":$c,\"batch\":$batch,\"server_cpu_us_per_$per\":$server_us}"
     done
     stop_server
 done
