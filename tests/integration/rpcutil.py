@@ -39,8 +39,9 @@ class Server:
         cmd = [VQDB, "serve", "--data", self.data, "--listen", listen or "127.0.0.1:0", *args]
         # The log goes to a file, not a pipe: a test that provokes thousands of error lines
         # would otherwise fill a pipe nobody reads and stall the server's workers.
-        self._log = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, text=True)
+        fd, self._log = tempfile.mkstemp(prefix="vqdb-serve-", suffix=".log")
+        with os.fdopen(fd, "w") as f:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=f, text=True)
         line = self.proc.stdout.readline()
         m = re.search(r"port (\d+)", line)
         if not m:
@@ -64,13 +65,14 @@ class Server:
                 self.proc.kill()
         self.stderr = self.log()
         self.proc.stdout.close()
-        self._log.close()
+        os.unlink(self._log)
         return rc
 
     def log(self):
-        """What the server has written to stderr so far."""
-        self._log.seek(0)
-        return self._log.read()
+        """What the server has written to stderr so far (read through a file description of
+        its own, so the server's write offset is never moved)."""
+        with open(self._log) as f:
+            return f.read()
 
 
 def unary(channel, path, req, resp_cls, **kw):
