@@ -388,7 +388,8 @@ int vq_cmd_loadgen(int argc, char **argv) {
         double *all = malloc((n ? n : 1) * sizeof *all);
         size_t m = 0;
         for (unsigned i = 0; i < c; i++) {
-            if (all) memcpy(all + m, ws[i].lat, ws[i].n_lat * sizeof *all);
+            /* a worker with no successful call has no buffer (memcpy's NULL is UB) */
+            if (all && ws[i].n_lat) memcpy(all + m, ws[i].lat, ws[i].n_lat * sizeof *all);
             m += ws[i].n_lat;
             free(ws[i].lat);
         }
@@ -421,7 +422,7 @@ int vq_cmd_loadgen(int argc, char **argv) {
             uint64_t *acked = malloc((na ? na : 1) * sizeof *acked), lost = 0, mism = 0;
             size_t at = 0;
             for (unsigned i = 0; acked && i < c; i++) {
-                memcpy(acked + at, ws[i].acked, ws[i].n_acked * sizeof *acked);
+                if (ws[i].n_acked) memcpy(acked + at, ws[i].acked, ws[i].n_acked * sizeof *acked);
                 at += ws[i].n_acked;
             }
             int vrc = acked ? verify_acked(&g, acked, na / 2, &lost, &mism) : VQ_ENOMEM;
