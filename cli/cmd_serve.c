@@ -1,13 +1,21 @@
 /* cmd_serve.c — `vqdb serve`: runs the gRPC server until SIGTERM/SIGINT, then stops
  * accepting, lets in-flight calls finish within the grace period and exits 0.
- * Signals are blocked in every thread and taken synchronously with sigwait, so no handler
- * runs inside the gRPC library. */
+ * The server's threads (gRPC, RocksDB, workers) are created with the signals blocked, so no
+ * handler runs inside those libraries. The handler only writes the signal's number to a
+ * pipe that the main thread reads. Not sigwait alone: a thread that a library started
+ * before main() (OpenBLAS's pool) has the signals unblocked, and a SIGTERM that reached it
+ * while the main thread was not in sigwait (a second one during shutdown, or one during
+ * start-up) took the default action and killed the server before storage was closed. A
+ * second signal during shutdown changes nothing; --grace bounds the wait. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "rpc.h"
@@ -15,6 +23,51 @@
 /* The VectorDB methods over the engine (rpc/service.c). */
 int vqr_service_register(vqr_server *s, const char *data_dir, vq_err *err);
 void vqr_service_close(void);
+
+static int g_sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    ssize_t r = write(g_sig_pipe[1], &b, 1); /* non-blocking: a full pipe drops the byte */
+    (void)r;
+    errno = saved;
+}
+
+/* Installs the handler for SIGTERM and SIGINT and blocks both in the calling thread (and so
+ * in every thread it creates from now on). */
+static int signals_install(void) {
+    if (pipe(g_sig_pipe) != 0) return -1;
+    for (int i = 0; i < 2; i++) fcntl(g_sig_pipe[i], F_SETFD, FD_CLOEXEC);
+    fcntl(g_sig_pipe[1], F_SETFL, fcntl(g_sig_pipe[1], F_GETFL) | O_NONBLOCK);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0) return -1;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -1;
+}
+
+/* Unblocks the signals in the main thread and waits for the first one. */
+static int signals_wait(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    unsigned char b = 0;
+    for (;;) {
+        ssize_t r = read(g_sig_pipe[0], &b, 1);
+        if (r == 1) return b;
+        if (r < 0 && errno == EINTR) continue;
+        return SIGTERM; /* the pipe cannot fail while both ends are open; stop cleanly */
+    }
+}
 
 static void log_line(void *ctx, const char *line) {
     (void)ctx;
@@ -103,11 +156,11 @@ int vq_cmd_serve(int argc, char **argv) {
         }
         p.token = token;
     }
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (signals_install() != 0) {
+        fprintf(stderr, "vqdb serve: cannot install the SIGTERM/SIGINT handler: %s\n",
+                strerror(errno));
+        return 1;
+    }
     vq_err err;
     vq_err_clear(&err);
     vqr_server *s;
@@ -125,8 +178,7 @@ int vq_cmd_serve(int argc, char **argv) {
     printf("vqdb serve: listening on %s port %d (%s%s)\n", p.listen, vqr_server_port(s),
            p.tls_cert ? "tls" : "plaintext", p.token ? ", bearer token" : "");
     fflush(stdout);
-    int sig;
-    sigwait(&set, &sig);
+    int sig = signals_wait();
     fprintf(stderr, "{\"event\":\"shutdown\",\"signal\":%d,\"grace_s\":%g}\n", sig, grace);
     vqr_server_shutdown(s, grace);
     vqr_stats st;

@@ -1,10 +1,14 @@
 """The gRPC server core, driven by Debian's python3-grpcio: health, unknown methods,
 bearer-token auth, TLS with a generated self-signed certificate, the message-size limit,
-concurrent calls, and graceful shutdown on SIGTERM."""
+concurrent calls, graceful shutdown on SIGTERM (also with calls in flight: they finish, new
+calls get UNAVAILABLE), and a Unix-socket listener."""
 import os
+import random
+import signal
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
 import rpcutil
@@ -112,6 +116,65 @@ class ServerTest(unittest.TestCase):
                 health(ch, timeout=2)
             self.assertIn(e.exception.code(), (grpc.StatusCode.UNAVAILABLE,
                                                grpc.StatusCode.DEADLINE_EXCEEDED))
+
+    def test_shutdown_with_calls_in_flight(self):
+        # SIGTERM while two long SearchBatch calls run (1,024 exact scans of 30,000 x 512
+        # each, over a second on this 2-core VM): both complete with every result, a call
+        # made after the signal is refused with UNAVAILABLE, and the server exits 0 even
+        # though Server.stop() sends a second SIGTERM while it is still shutting down.
+        d = tempfile.mkdtemp()
+        x, db = os.path.join(d, "x.fvecs"), os.path.join(d, "db")
+        for args in (["gen", "--n", "30000", "--d", "512", "--seed", "9", "--out", x],
+                     ["collection", "create", "--data", db, "--name", "big", "--dim", "512",
+                      "--index", "flat/f32"],
+                     ["upsert", "--data", db, "--collection", "big", "--vectors", x]):
+            subprocess.run([rpcutil.VQDB] + args, check=True, capture_output=True, timeout=600)
+        pb = rpcutil.vqdb_pb2
+        rng = random.Random(2)
+        batch = pb.SearchBatchRequest(collection="big", searches=[
+            pb.SearchRequest(vector=[rng.uniform(-1, 1) for _ in range(512)], k=10)
+            for _ in range(1024)])
+        s = Server("--threads", "4", "--grace", "300", data=db)
+        results, ended, failed = [], [], []
+
+        def client():
+            try:
+                with s.channel() as ch:
+                    r = unary(ch, "/vqdb.v1.VectorDB/SearchBatch", batch, pb.SearchBatchResponse,
+                              timeout=600)
+                ended.append(time.time())
+                results.append(r)
+            except grpc.RpcError as e:
+                failed.append(e.code())
+
+        try:
+            with s.channel() as ch:  # the first call opens the collection
+                first = pb.SearchRequest(collection="big", vector=batch.searches[0].vector, k=1)
+                unary(ch, "/vqdb.v1.VectorDB/Search", first, pb.SearchResponse, timeout=600)
+            threads = [threading.Thread(target=client) for _ in range(2)]
+            for t in threads:
+                t.start()
+            time.sleep(0.15)
+            signalled = time.time()
+            s.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+            with grpc.insecure_channel(s.addr) as ch:
+                with self.assertRaises(grpc.RpcError) as e:
+                    health(ch, timeout=5)
+                self.assertEqual(e.exception.code(), grpc.StatusCode.UNAVAILABLE)
+            for t in threads:
+                t.join(timeout=600)
+            self.assertEqual(failed, [])
+            self.assertEqual(len(results), 2)
+            # the calls were in flight when the signal came (else this test proves nothing)
+            self.assertGreater(min(ended), signalled + 0.05)
+            for r in results:
+                self.assertEqual(len(r.responses), 1024)
+                self.assertTrue(all(len(x.results) == 10 for x in r.responses))
+        finally:
+            self.assertEqual(s.stop(), 0)
+        self.assertIn('"event":"stopped"', s.stderr)
+        self.assertIn('"signal":15', s.stderr)
 
     def test_unix_socket(self):
         # A same-host client (a RAG pipeline beside the server) can skip TCP: gRPC core
