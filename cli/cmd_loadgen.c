@@ -314,9 +314,8 @@ int vq_cmd_loadgen(int argc, char **argv) {
             return ch == 'h' ? 0 : 2;
         }
     }
-    /* 1024: the server's SearchBatch limit */
     if (!target || !collection || !queries || g.duration <= 0 || g.k == 0 || g.upsert_ratio < 0 ||
-        g.upsert_ratio > 1 || g.batch < 1 || g.batch > 1024) {
+        g.upsert_ratio > 1 || g.batch < 1 || g.batch > VQR_BATCH_MAX) {
         usage();
         return 2;
     }

@@ -34,6 +34,12 @@ static void on_signal(int sig) {
     errno = saved;
 }
 
+static void stop_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+}
+
 /* Installs the handler for SIGTERM and SIGINT and blocks both in the calling thread (and so
  * in every thread it creates from now on). */
 static int signals_install(void) {
@@ -47,18 +53,14 @@ static int signals_install(void) {
     sa.sa_flags = SA_RESTART;
     if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0) return -1;
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
+    stop_signals(&set);
     return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -1;
 }
 
 /* Unblocks the signals in the main thread and waits for the first one. */
 static int signals_wait(void) {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
+    stop_signals(&set);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     unsigned char b = 0;
     for (;;) {

@@ -82,6 +82,10 @@ void vqr_server_shutdown(vqr_server *s, double grace);
 int vqr_server_is_shutting_down(const vqr_server *s);
 void vqr_server_free(vqr_server *s);
 
+/* The most searches one SearchBatch may carry (the service's limit; loadgen checks --batch
+ * against it). */
+#define VQR_BATCH_MAX 1024u
+
 /* Log sink for structured lines (one JSON object per line): errors always, every request
  * when params.log_requests is set. The library itself never prints. Without log_requests,
  * error lines are limited to VQR_ERROR_LINES_PER_S a second (a client repeating a bad

@@ -391,7 +391,6 @@ static int search(const vqr_call_ctx *ctx, const uint8_t *req, size_t len, uint8
     return rc;
 }
 
-#define VQR_BATCH_MAX 1024u
 #define VQR_BATCH_RESULTS_MAX 100000u /* sum of k over one SearchBatch */
 
 static int search_batch(const vqr_call_ctx *ctx, const uint8_t *req, size_t len, uint8_t **resp,
