@@ -63,8 +63,9 @@ echo "# rounds process (warm-up pass): $line"
 batch=${LOADGEN_BATCH:-1}
 per=$([ "$batch" -gt 1 ] && echo search || echo call) # what the server's CPU is divided by
 lg() { pin "${CLIENT_CPUS:-}" "$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$tmp/q.fvecs" --ef "$ef" --batch "$batch" "$@"; }
-# server_window C: one loadgen run of SECONDS at concurrency C; sets line (its JSON), calls,
-# errors, flt, server_s and server_us (the server's CPU seconds, and microseconds per call)
+# server_window C: one loadgen run of SECONDS at concurrency C; sets line (its JSON), searches,
+# errors, flt, server_s and server_us (the server's CPU seconds, and microseconds per search
+# call, or per query with LOADGEN_BATCH)
 server_window() {
     local c0 c1 f0 f1
     c0=$(cpu_s "$SRV_PID")
@@ -73,10 +74,10 @@ server_window() {
     c1=$(cpu_s "$SRV_PID")
     f1=$(faults "$SRV_PID")
     flt=$(echo "$f0 $f1" | awk '{printf "\"minflt\":%d,\"majflt\":%d", $3 - $1, $4 - $2}')
-    calls=$(json_field "$line" searches)
+    searches=$(json_field "$line" searches)
     errors=$(json_field "$line" errors)
     server_s=$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}')
-    server_us=$(awk -v s="$server_s" -v n="$calls" 'BEGIN {printf "%.2f", 1e6 * s / n}')
+    server_us=$(awk -v s="$server_s" -v n="$searches" 'BEGIN {printf "%.2f", 1e6 * s / n}')
 }
 for threads in ${threads//,/ }; do
     start_server "$data" "$threads" "$data.serve.log"
@@ -96,7 +97,7 @@ for threads in ${threads//,/ }; do
             server_window "$c"
             ratio=$(awk -v a="$server_us" -v b="$in_us" 'BEGIN {printf "%.3f", a / b}')
             ratios[$c]="${ratios[$c]:-} $ratio"
-            echo "{\"round\":$r,\"concurrency\":$c,$flt,\"server_threads\":$threads,\"ef\":$ef,\"batch\":$batch,\"server_cpu_s\":$server_s,\"searches\":$calls,\"errors\":$errors,\"server_cpu_us_per_$per\":$server_us,\"inproc_cpu_us_per_search\":$in_us,\"ratio\":$ratio}"
+            echo "{\"round\":$r,\"concurrency\":$c,$flt,\"server_threads\":$threads,\"ef\":$ef,\"batch\":$batch,\"server_cpu_s\":$server_s,\"searches\":$searches,\"errors\":$errors,\"server_cpu_us_per_$per\":$server_us,\"inproc_cpu_us_per_search\":$in_us,\"ratio\":$ratio}"
         done
     done
     for c in ${conc//,/ }; do

@@ -75,6 +75,15 @@ class Server:
             return f.read()
 
 
+def vqdb(*args, ok=True):
+    """Runs the vqdb CLI; with ok, a non-zero exit fails with its stderr."""
+    p = subprocess.run([VQDB] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=600)
+    if ok and p.returncode != 0:
+        raise AssertionError("vqdb %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
+    return p
+
+
 def unary(channel, path, req, resp_cls, **kw):
     fn = channel.unary_unary(path, request_serializer=lambda m: m.SerializeToString(),
                              response_deserializer=resp_cls.FromString)

@@ -3,20 +3,10 @@ up (calls, searches, upserts), --verify reads every acknowledged upsert back, --
 SearchBatch calls of N queries, errors are counted by gRPC status, bad options exit 2."""
 import json
 import os
-import subprocess
 import tempfile
 import unittest
 
-import rpcutil
-from rpcutil import Server
-
-
-def vqdb(*args, ok=True):
-    p = subprocess.run([rpcutil.VQDB] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, timeout=300)
-    if ok and p.returncode != 0:
-        raise AssertionError("vqdb %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
-    return p
+from rpcutil import Server, vqdb
 
 
 class LoadgenTest(unittest.TestCase):

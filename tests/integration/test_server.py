@@ -12,7 +12,7 @@ import time
 import unittest
 
 import rpcutil
-from rpcutil import grpc, health, health_pb2, Server, unary
+from rpcutil import grpc, health, health_pb2, Server, unary, vqdb
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
@@ -122,13 +122,13 @@ class ServerTest(unittest.TestCase):
         # each, over a second on this 2-core VM): both complete with every result, a call
         # made after the signal is refused with UNAVAILABLE, and the server exits 0 even
         # though Server.stop() sends a second SIGTERM while it is still shutting down.
-        d = tempfile.mkdtemp()
-        x, db = os.path.join(d, "x.fvecs"), os.path.join(d, "db")
-        for args in (["gen", "--n", "30000", "--d", "512", "--seed", "9", "--out", x],
-                     ["collection", "create", "--data", db, "--name", "big", "--dim", "512",
-                      "--index", "flat/f32"],
-                     ["upsert", "--data", db, "--collection", "big", "--vectors", x]):
-            subprocess.run([rpcutil.VQDB] + args, check=True, capture_output=True, timeout=600)
+        tmp = tempfile.TemporaryDirectory()  # ~190 MB of vectors and RocksDB: removed after
+        self.addCleanup(tmp.cleanup)
+        x, db = os.path.join(tmp.name, "x.fvecs"), os.path.join(tmp.name, "db")
+        vqdb("gen", "--n", "30000", "--d", "512", "--seed", "9", "--out", x)
+        vqdb("collection", "create", "--data", db, "--name", "big", "--dim", "512", "--index",
+             "flat/f32")
+        vqdb("upsert", "--data", db, "--collection", "big", "--vectors", x)
         pb = rpcutil.vqdb_pb2
         rng = random.Random(2)
         batch = pb.SearchBatchRequest(collection="big", searches=[
