@@ -14,11 +14,26 @@
 #     machine; every round is printed, then the median ratio of each concurrency.
 # (4) loadgen QPS and p50/p99/p99.9 at concurrency 1, 8, 32, 64 (the client shares the
 #     machine, so QPS is bounded by both), each with the server's CPU per call.
+# With FLOOR=PATH (bench/rpc/sock_floor.c, `cmake --build build --target sock_floor`), each
+# round ends with a window of that program in the same placement: the same round trip with
+# no RPC stack, its work per call set to the round's in-process CPU per search. Its ratio is
+# the part of the server's ratio that this machine's kernel and scheduler impose on any
+# server; it is printed with the rounds and its median at the end.
+# With RAW=1, each round also has a raw-socket window: the in-process side's own process serves
+# the same searches to a forked client over one loopback connection with no RPC stack
+# (bench/rpc/raw_serve.c), at the server's placement (INPROC_CPUS) and the loadgen's
+# (CLIENT_CPUS; a spinning client with LOADGEN_SPIN). Its ratio to the round's in-process
+# figure is what an ideal RPC layer would score here; the gRPC ratio above it is gRPC's share.
 # Pinning (optional, taskset CPU lists): SERVER_CPUS, CLIENT_CPUS (loadgen) and INPROC_CPUS
 # (rpc_inproc). Unset: the scheduler places them. SERVER_LISTEN (e.g. unix:/tmp/vqdb.sock):
 # serve on that address instead of a free loopback TCP port. LOADGEN_BATCH=N (default 1): the
 # server windows send SearchBatch calls of N queries, and the server's CPU is divided by the
 # queries ("server_cpu_us_per_search"): what a pipeline that batches its queries pays.
+# LOADGEN_SPIN=1: the rounds' loadgen polls for replies instead of sleeping (`loadgen --spin`;
+# use it with concurrencies up to the client's CPUs, and the final sweep does not), so the
+# server's replies wake no sleeping client: on this VM a cross-CPU wake-up is a hypercall
+# that the replying server pays for (bench/rpc/sock_floor.c measures it), and a client on
+# another machine would not cost the server that.
 # usage: bench/rpc_overhead.sh DATA_DIR QUERIES GT [NQ] [EF_LIST] [SECONDS] [SERVER_THREADS_LIST]
 #        [ROUNDS] [ROUND_CONCURRENCY_LIST]
 set -euo pipefail
@@ -52,7 +67,7 @@ while read -r line; do
     fi
 done < <(pin "${INPROC_CPUS:-}" "$INPROC" "$data" syn "$tmp/q.fvecs" "$gt" 10 "$efs" "$nq")
 [ -n "$ef" ] || { echo "no ef in $efs reaches recall 0.95" >&2; exit 1; }
-echo "# pinning: server '${SERVER_CPUS:-}' client '${CLIENT_CPUS:-}' in-process '${INPROC_CPUS:-}'; listen '${SERVER_LISTEN:-127.0.0.1:0}'"
+echo "# pinning: server '${SERVER_CPUS:-}' client '${CLIENT_CPUS:-}' in-process '${INPROC_CPUS:-}'; listen '${SERVER_LISTEN:-127.0.0.1:0}'; loadgen spin '${LOADGEN_SPIN:-}'"
 echo "# chosen ef=$ef (smallest with recall@10 >= 0.95): in-process ${inproc_us} us CPU/search"
 # The rounds' in-process side: a fresh process that only ever searches with the chosen ef
 # (a pooled index searcher keeps the widest beam it has run, so a process that also ran the
@@ -62,15 +77,28 @@ read -r line <&"${INP[0]}"
 echo "# rounds process (warm-up pass): $line"
 batch=${LOADGEN_BATCH:-1}
 per=$([ "$batch" -gt 1 ] && echo search || echo call) # what the server's CPU is divided by
+spin=${LOADGEN_SPIN:+--spin}
 lg() { pin "${CLIENT_CPUS:-}" "$VQDB" loadgen --target "$SRV_ADDR" --collection syn --queries "$tmp/q.fvecs" --ef "$ef" --batch "$batch" "$@"; }
-# server_window C: one loadgen run of SECONDS at concurrency C; sets line (its JSON), searches,
+# floor_window US: sock_floor in this run's placement, with US of register-only work per call
+# (the round's in-process CPU per search); sets fline (its JSON) and fratio
+floor_window() {
+    local sc=-1 cc=-1 fs=""
+    [[ ${SERVER_CPUS:-} =~ ^[0-9]+$ ]] && sc=$SERVER_CPUS
+    [[ ${CLIENT_CPUS:-} =~ ^[0-9]+$ ]] && cc=$CLIENT_CPUS
+    [ -n "$spin" ] && fs=--client-spin
+    fline=$("$FLOOR" --seconds "$secs" --work-us "$1" --server-cpu "$sc" --client-cpu "$cc" $fs ${SERVER_LISTEN:+--unix})
+    fratio=$(json_field "$fline" ratio)
+}
+# median_of "X Y Z...": the median of a space-separated list of numbers
+median_of() { echo "$1" | tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+# server_window C [LOADGEN_OPTION...]: one loadgen run of SECONDS at concurrency C; sets line (its JSON), searches,
 # errors, flt, server_s and server_us (the server's CPU seconds, and microseconds per search
 # call, or per query with LOADGEN_BATCH)
 server_window() {
     local c0 c1 f0 f1
     c0=$(cpu_s "$SRV_PID")
     f0=$(faults "$SRV_PID")
-    line=$(lg --concurrency "$1" --duration "$secs")
+    line=$(lg --concurrency "$1" --duration "$secs" "${@:2}")
     c1=$(cpu_s "$SRV_PID")
     f1=$(faults "$SRV_PID")
     flt=$(echo "$f0 $f1" | awk '{printf "\"minflt\":%d,\"majflt\":%d", $3 - $1, $4 - $2}')
@@ -94,17 +122,41 @@ for threads in ${threads//,/ }; do
         echo "$iline"
         in_us=$(json_field "$iline" cpu_us_per_search)
         for c in ${conc//,/ }; do
-            server_window "$c"
+            server_window "$c" $spin
             ratio=$(awk -v a="$server_us" -v b="$in_us" 'BEGIN {printf "%.3f", a / b}')
             ratios[$c]="${ratios[$c]:-} $ratio"
-            echo "{\"round\":$r,\"concurrency\":$c,$flt,\"server_threads\":$threads,\"ef\":$ef,\"batch\":$batch,\"server_cpu_s\":$server_s,\"searches\":$searches,\"errors\":$errors,\"server_cpu_us_per_$per\":$server_us,\"inproc_cpu_us_per_search\":$in_us,\"ratio\":$ratio}"
+            echo "{\"round\":$r,\"concurrency\":$c,$flt,\"server_threads\":$threads,\"ef\":$ef,\"batch\":$batch,\"spin\":${LOADGEN_SPIN:-0},\"server_cpu_s\":$server_s,\"searches\":$searches,\"errors\":$errors,\"server_cpu_us_per_$per\":$server_us,\"inproc_cpu_us_per_search\":$in_us,\"ratio\":$ratio}"
         done
+        if [ -n "${RAW:-}" ]; then
+            rc=-2
+            [[ ${CLIENT_CPUS:-} =~ ^[0-9]+$ ]] && rc=$CLIENT_CPUS
+            echo "raw $ef $secs $rc ${LOADGEN_SPIN:-0}" >&"${INP[1]}"
+            read -r rline <&"${INP[0]}"
+            raw_us=$(json_field "$rline" raw_cpu_us_per_call)
+            rratio=$(awk -v a="$raw_us" -v b="$in_us" 'BEGIN {printf "%.3f", a / b}')
+            raws="${raws:-} $rratio"
+            echo "{\"round\":$r,\"raw\":$rline,\"inproc_cpu_us_per_search\":$in_us,\"raw_ratio\":$rratio}"
+        fi
+        if [ -n "${FLOOR:-}" ]; then
+            floor_window "$in_us"
+            floors="${floors:-} $fratio"
+            echo "{\"round\":$r,\"floor\":$fline}"
+        fi
     done
     for c in ${conc//,/ }; do
         rs=${ratios[$c]}
-        median=$(echo "$rs" | tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
-        echo "{\"server_threads\":$threads,\"concurrency\":$c,\"ef\":$ef,\"batch\":$batch,\"rounds\":$rounds,\"ratios\":[$(echo $rs | tr ' ' ',')],\"median_ratio\":$median}"
+        median=$(median_of "$rs")
+        echo "{\"server_threads\":$threads,\"concurrency\":$c,\"ef\":$ef,\"batch\":$batch,\"spin\":${LOADGEN_SPIN:-0},\"rounds\":$rounds,\"ratios\":[$(echo $rs | tr ' ' ',')],\"median_ratio\":$median}"
     done
+    if [ -n "${RAW:-}" ]; then
+        echo "{\"raw_concurrency\":1,\"spin\":${LOADGEN_SPIN:-0},\"rounds\":$rounds,\"raw_ratios\":[$(echo $raws | tr ' ' ',')],\"median_raw_ratio\":$(median_of "$raws")}"
+        raws=""
+    fi
+    if [ -n "${FLOOR:-}" ]; then
+        median=$(median_of "$floors")
+        echo "{\"floor_concurrency\":1,\"spin\":${LOADGEN_SPIN:-0},\"rounds\":$rounds,\"floor_ratios\":[$(echo $floors | tr ' ' ',')],\"median_floor_ratio\":$median}"
+        floors=""
+    fi
     echo "# loadgen sweep, ${secs}s per level, server --threads $threads (server CPU per call of each level)"
     for c in 1 8 32 64; do
         server_window "$c"

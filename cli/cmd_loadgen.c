@@ -6,7 +6,8 @@
  * with Get after the level ends (with its vector, compared bit for bit), and the line also
  * reports acked / lost / mismatched writes. With --batch N, each search call is one
  * SearchBatch of N queries: "searches" and "qps" then count queries, "calls" counts calls,
- * and the latencies are per call. */
+ * and the latencies are per call. With --spin, the threads poll for replies instead of
+ * sleeping (see vqr_client_set_spin): a measurement option, not a way to run clients. */
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -246,7 +247,7 @@ static void usage(void) {
     fprintf(stderr, "usage: vqdb loadgen --target HOST:PORT --collection C --queries FILE\n"
                     "         [--concurrency 1,8,32,64] [--duration 30s] [-k 10] [--ef N]\n"
                     "         [--upsert-ratio R] [--id-base N] [--token-file F] [--timeout S]\n"
-                    "         [--verify] [--batch N]\n");
+                    "         [--verify] [--batch N] [--spin]\n");
 }
 
 int vq_cmd_loadgen(int argc, char **argv) {
@@ -259,13 +260,13 @@ int vq_cmd_loadgen(int argc, char **argv) {
     g.timeout = 10;
     g.batch = 1;
     uint64_t id_base = 1ull << 40;
-    static const struct option opts[] = {{"target", 1, 0, 't'},       {"collection", 1, 0, 'c'},
-                                         {"queries", 1, 0, 'q'},      {"concurrency", 1, 0, 'n'},
-                                         {"duration", 1, 0, 'd'},     {"ef", 1, 0, 'e'},
-                                         {"upsert-ratio", 1, 0, 'u'}, {"id-base", 1, 0, 'i'},
-                                         {"token-file", 1, 0, 'f'},   {"timeout", 1, 0, 'o'},
-                                         {"help", 0, 0, 'h'},         {"verify", 0, 0, 'V'},
-                                         {"batch", 1, 0, 'b'},        {0, 0, 0, 0}};
+    int spin = 0;
+    static const struct option opts[] = {
+        {"target", 1, 0, 't'},       {"collection", 1, 0, 'c'}, {"queries", 1, 0, 'q'},
+        {"concurrency", 1, 0, 'n'},  {"duration", 1, 0, 'd'},   {"ef", 1, 0, 'e'},
+        {"upsert-ratio", 1, 0, 'u'}, {"id-base", 1, 0, 'i'},    {"token-file", 1, 0, 'f'},
+        {"timeout", 1, 0, 'o'},      {"help", 0, 0, 'h'},       {"verify", 0, 0, 'V'},
+        {"batch", 1, 0, 'b'},        {"spin", 0, 0, 'S'},       {0, 0, 0, 0}};
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
@@ -309,6 +310,9 @@ int vq_cmd_loadgen(int argc, char **argv) {
         case 'b':
             g.batch = (unsigned)strtoul(optarg, NULL, 10);
             break;
+        case 'S':
+            spin = 1;
+            break;
         default:
             usage();
             return ch == 'h' ? 0 : 2;
@@ -346,6 +350,7 @@ int vq_cmd_loadgen(int argc, char **argv) {
         vq_matrix_free(&q);
         return vq_cli_fail("loadgen", rc, &err);
     }
+    vqr_client_set_spin(g.client, spin);
     g.collection = collection;
     g.q = &q;
     atomic_store(&g.next_id, id_base);
@@ -402,10 +407,10 @@ int vq_cmd_loadgen(int argc, char **argv) {
             snprintf(p999, sizeof p999, "%.3f", 1e3 * pct(all, n, 0.999));
         }
         printf("{\"concurrency\":%u,\"duration_s\":%.2f,\"qps\":%.1f,\"searches\":%llu,"
-               "\"upserts\":%llu,\"batch\":%u,\"calls\":%llu,\"errors\":%llu,\"p50_ms\":%s,"
-               "\"p99_ms\":%s,\"p999_ms\":%s,\"errors_by_status\":{",
+               "\"upserts\":%llu,\"batch\":%u,\"spin\":%d,\"calls\":%llu,\"errors\":%llu,"
+               "\"p50_ms\":%s,\"p99_ms\":%s,\"p999_ms\":%s,\"errors_by_status\":{",
                c, wall, (double)(searches + upserts) / wall, (unsigned long long)searches,
-               (unsigned long long)upserts, g.batch, (unsigned long long)calls,
+               (unsigned long long)upserts, g.batch, spin, (unsigned long long)calls,
                (unsigned long long)nerr, p50, p99, p999);
         int first = 1;
         for (int s = 0; s < 17; s++)

@@ -110,6 +110,11 @@ void vqr_server_stats(const vqr_server *s, vqr_stats *st);
 typedef struct vqr_client vqr_client;
 int vqr_client_new(const char *target, const char *token, vqr_client **out, vq_err *err);
 void vqr_client_free(vqr_client *c);
+/* spin != 0: a call waits for its reply by polling (burning its CPU) instead of sleeping.
+ * For measurement: the server's send then has no sleeping thread to wake, which on a VM where
+ * a cross-CPU wake-up is a hypercall is a large part of a loopback call's server-side cost,
+ * and one that a client on another machine does not impose (bench/results/rpc5.md). */
+void vqr_client_set_spin(vqr_client *c, int spin);
 int vqr_client_call(vqr_client *c, const char *method, const uint8_t *req, size_t len,
                     double timeout_s, uint8_t **resp, size_t *resp_len, int *status, char *details,
                     size_t details_cap);

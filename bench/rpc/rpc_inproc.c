@@ -9,9 +9,13 @@
  * With a last argument "rounds", it then stays open and reads commands "EF SECONDS" from
  * stdin, one per line: for each, it searches the same NQ queries (in order, cycling) with
  * that ef for SECONDS of wall time and prints one JSON line (searches, CPU seconds, CPU
- * microseconds per search, recall@k). bench/rpc_overhead.sh uses this to alternate
- * in-process windows with server windows on one opened collection, so that both sides of
- * the ratio see the same machine state (the collection is opened once: 1M takes ~14 s CPU).
+ * microseconds per search, recall@k). A command "raw EF SECONDS CLIENT_CPU SPIN" serves
+ * those searches to a forked client over a loopback socket with no RPC stack instead
+ * (raw_serve.c; CLIENT_CPU -2 = any CPU, SPIN 1 = the client polls) and prints this
+ * process's CPU per call: the gRPC server's ratio with the RPC stack taken out.
+ * bench/rpc_overhead.sh uses this to alternate in-process windows with server windows on one opened
+ * collection, so that both sides of the ratio see the same machine state (the collection is opened
+ * once: 1M takes ~14 s CPU).
  *
  * usage: rpc_inproc DATA_DIR COLLECTION QUERIES.fvecs GT.ivecs K EF[,EF...] [NQ [rounds]] */
 #include <stdio.h>
@@ -21,6 +25,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "raw_serve.h"
 #include "readers.h"
 
 static double cpu_now(void) {
@@ -107,10 +112,31 @@ int main(int argc, char **argv) {
     free(list);
     if (argc > 8 && !strcmp(argv[8], "rounds")) {
         char cmd[128];
-        int round = 0;
+        int round = 0, raw_round = 0;
         while (fgets(cmd, sizeof cmd, stdin)) {
             unsigned ef;
             double secs;
+            int client_cpu, spin;
+            if (sscanf(cmd, "raw %u %lf %d %d", &ef, &secs, &client_cpu, &spin) == 4) {
+                vqe_search_params sp;
+                vqe_search_params_default(&sp);
+                sp.k = k;
+                sp.ef = ef;
+                raw_result rr;
+                if (secs <= 0 || raw_serve(c, &q, &sp, secs, client_cpu, spin, &rr) < 0 ||
+                    !rr.calls) {
+                    fprintf(stderr, "rpc_inproc: the raw-socket window failed\n");
+                    return 1;
+                }
+                printf("{\"raw_round\":%d,\"ef\":%u,\"k\":%u,\"client_cpu\":%d,\"spin\":%d,"
+                       "\"calls\":%llu,\"server_cpu_s\":%.3f,\"raw_cpu_us_per_call\":%.2f,"
+                       "\"qps\":%.1f}\n",
+                       ++raw_round, ef, k, client_cpu, spin, (unsigned long long)rr.calls,
+                       rr.server_cpu_s, 1e6 * rr.server_cpu_s / (double)rr.calls,
+                       (double)rr.calls / rr.wall_s);
+                fflush(stdout);
+                continue;
+            }
             if (sscanf(cmd, "%u %lf", &ef, &secs) != 2 || secs <= 0) {
                 fprintf(stderr, "rpc_inproc: expected \"EF SECONDS\", got %s", cmd);
                 return 1;

@@ -1,9 +1,12 @@
 """`vqdb loadgen` against a real server: one JSON line per concurrency level whose counts add
 up (calls, searches, upserts), --verify reads every acknowledged upsert back, --batch sends
-SearchBatch calls of N queries, errors are counted by gRPC status, bad options exit 2."""
+SearchBatch calls of N queries, --spin polls for replies (and still ends at the deadline),
+errors are counted by gRPC status, bad options exit 2."""
 import json
 import os
+import socket
 import tempfile
+import time
 import unittest
 
 from rpcutil import Server, vqdb
@@ -57,6 +60,33 @@ class LoadgenTest(unittest.TestCase):
         self.assertEqual(ln["searches"], 8 * ln["calls"])
         # duration_s is printed to 10 ms
         self.assertAlmostEqual(ln["qps"] / (ln["searches"] / ln["duration_s"]), 1.0, delta=0.02)
+
+    def test_spin(self):
+        # --spin polls for replies instead of sleeping; the counts are the same kind of line.
+        _, lines = self.loadgen("--concurrency", "1", "--spin", "--ef", "32")
+        (ln,) = lines
+        self.assertEqual((ln["errors"], ln["spin"]), (0, 1), ln)
+        self.assertGreater(ln["searches"], 0)
+        self.assertEqual(ln["calls"], ln["searches"])
+        _, (plain,) = self.loadgen("--concurrency", "1", "-k", "3")
+        self.assertEqual(plain["spin"], 0)
+
+    def test_spin_ends_at_the_deadline(self):
+        # A spinning call still ends when its deadline passes (the poll loop must not wait
+        # for a reply that will not come): a listener that never answers, 0.2 s deadlines.
+        with socket.socket() as mute:
+            mute.bind(("127.0.0.1", 0))
+            mute.listen(64)
+            t0 = time.monotonic()
+            p = vqdb("loadgen", "--target", "127.0.0.1:%d" % mute.getsockname()[1],
+                     "--collection", "lg", "--queries", self.q, "--duration", "1",
+                     "--concurrency", "1", "--spin", "--timeout", "0.2")
+            took = time.monotonic() - t0
+        (ln,) = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
+        self.assertEqual(ln["searches"], 0, ln)
+        self.assertGreaterEqual(ln["errors"], 3, ln)
+        self.assertEqual(list(ln["errors_by_status"]), ["4"])  # DEADLINE_EXCEEDED
+        self.assertLess(took, 10)
 
     def test_errors_counted_by_status(self):
         _, lines = self.loadgen("--concurrency", "1", "--batch", "2", collection="nope")
