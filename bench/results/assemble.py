@@ -25,6 +25,8 @@ SECTIONS = [
     ("Issue 3 — vqdb bench against hnswlib and FAISS (session 1)", "ibench.md", ""),
     ("Issue 4 — engine: filtered search, ingest, crash safety", "engine.md", ""),
     ("Issue 4 — session 2: rebuild, background compaction, 1M filtered search", "engine2.md", ""),
+    ("Issue 5 — session 6: gRPC's share of the overhead ratio, against a raw socket and the "
+     "kernel floor", "rpc5.md", ""),
     ("Issue 5 — sessions 4–5: the overhead ratio by client placement and transport", "rpc4.md",
      ""),
     ("Issue 5 — session 3: per-call RPC cost and the overhead ratio", "rpc3.md", ""),
