@@ -118,6 +118,8 @@ int main(int argc, char **argv) {
         for (uint64_t i = 0; i < n_alone; i++) spin(iters);
         double alone_us = n_alone ? 1e6 * (sio_proc_cpu() - c0) / (double)n_alone : 0;
 
+        /* The client starts its clock only now, not during the calibration. */
+        if (write(report[1], "R", 1) != 1) _exit(1);
         int fd = sio_accept(&l);
         int ep = sio_watch(fd);
         char *in = malloc(req), *out = calloc(1, resp);
@@ -142,6 +144,11 @@ int main(int argc, char **argv) {
     /* the client */
     close(report[1]);
     sio_pin(client_cpu);
+    char ready;
+    if (read(report[0], &ready, 1) != 1) {
+        fprintf(stderr, "sock_floor: the server did not start\n");
+        return 1;
+    }
     int fd = sio_connect(&l);
     int ep = sio_watch(fd);
     char *out = calloc(1, req), *in = malloc(resp);
@@ -158,6 +165,8 @@ int main(int argc, char **argv) {
     }
     double wall = seconds;
     shutdown(fd, SHUT_WR);
+    free(out);
+    free(in);
     char line[256] = "";
     ssize_t r = read(report[0], line, sizeof line - 1);
     int st = 0;
@@ -179,5 +188,6 @@ int main(int argc, char **argv) {
            use_unix ? "unix" : "tcp", server_cpu, client_cpu, client_spin, work_us, req, resp,
            s_calls, (double)calls / wall, alone, work, per_call, per_call - work,
            work > 0 ? per_call / work : 0.0);
+    fflush(stdout); /* before any sanitizer report at exit, which may end the process first */
     return 0;
 }
