@@ -21,8 +21,8 @@
 # server; it is printed with the rounds and its median at the end.
 # With RAW=1, each round also has a raw-socket window: the in-process side's own process serves
 # the same searches to a forked client over one loopback connection with no RPC stack
-# (bench/rpc/raw_serve.c), at the server's placement (INPROC_CPUS) and the loadgen's
-# (CLIENT_CPUS; a spinning client with LOADGEN_SPIN). Its ratio to the round's in-process
+# (bench/rpc/raw_serve.c; loopback TCP even with SERVER_LISTEN), at the server's placement
+# (INPROC_CPUS) and the loadgen's (CLIENT_CPUS; a spinning client with LOADGEN_SPIN). Its ratio to the round's in-process
 # figure is what an ideal RPC layer would score here; the gRPC ratio above it is gRPC's share.
 # Pinning (optional, taskset CPU lists): SERVER_CPUS, CLIENT_CPUS (loadgen) and INPROC_CPUS
 # (rpc_inproc). Unset: the scheduler places them. SERVER_LISTEN (e.g. unix:/tmp/vqdb.sock):
