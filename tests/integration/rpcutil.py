@@ -7,8 +7,8 @@ import sys
 import tempfile
 import time
 
-SRC = os.environ.get("VQ_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-VQDB = os.environ.get("VQDB_BIN", os.path.join(SRC, "build", "vqdb"))
+from vqcli import SRC, VQDB, vqdb  # noqa: F401  (re-exported for the tests)
+
 PROTOC = os.environ.get("PROTOC", "protoc")
 HEALTH_DIR = "/usr/share/grpc-proto"
 
@@ -73,15 +73,6 @@ class Server:
         its own, so the server's write offset is never moved)."""
         with open(self._log) as f:
             return f.read()
-
-
-def vqdb(*args, ok=True):
-    """Runs the vqdb CLI; with ok, a non-zero exit fails with its stderr."""
-    p = subprocess.run([VQDB] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, timeout=600)
-    if ok and p.returncode != 0:
-        raise AssertionError("vqdb %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
-    return p
 
 
 def unary(channel, path, req, resp_cls, **kw):

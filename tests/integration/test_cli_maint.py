@@ -5,21 +5,10 @@ back; bad collection names and bad SPECs fail naming the field and change nothin
 import json
 import os
 import struct
-import subprocess
 import tempfile
 import unittest
 
-SRC = os.environ.get("VQ_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
-VQDB = os.environ.get("VQDB_BIN", os.path.join(SRC, "build", "vqdb"))
-
-
-def vqdb(*args, ok=True):
-    p = subprocess.run([VQDB] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, timeout=300)
-    if ok and p.returncode != 0:
-        raise AssertionError("vqdb %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
-    return p
+from vqcli import vqdb
 
 
 def read_fvecs(path):
